@@ -31,7 +31,7 @@ impl FieldBuf {
             }
         }
         self.spans.push((start, line.len()));
-        if quotes % 2 == 1 {
+        if !quotes.is_multiple_of(2) {
             return Err(RejectReason::UnbalancedQuote);
         }
         // Quotes first: a quoted comma also changes the field count, and the
