@@ -37,7 +37,7 @@ use crate::format::{FileKind, Layout};
 use crate::partition::{PARTITIONS_DIR, PartitionKey, REJECTED_DIR};
 use crate::progress::Progress;
 
-pub use route::{RoutedChunk, RowRouter};
+pub use route::{PartitionRows, RejectedLine, RoutedChunk, RowRouter};
 pub use source::{Chunk, DEFAULT_WINDOW_BYTES, OpenedInput, ReadStrategy};
 pub use writers::{DEFAULT_BUFFER_BUDGET, PARTITION_FLUSH_BYTES, SequenceReorder};
 

@@ -71,9 +71,14 @@ impl<'a> RowRouter<'a> {
 
     /// Routes every line of `chunk`.
     pub fn route(&mut self, chunk: &Chunk) -> RoutedChunk {
-        let bytes = chunk.bytes();
+        self.route_bytes(chunk.seq, chunk.bytes())
+    }
+
+    /// Routes every line of `bytes`, whole lines of an input's body, as
+    /// chunk `seq`.
+    pub fn route_bytes(&mut self, seq: u64, bytes: &[u8]) -> RoutedChunk {
         let mut routed = RoutedChunk {
-            seq: chunk.seq,
+            seq,
             lines: 0,
             input_bytes: bytes.len() as u64,
             groups: Vec::new(),
