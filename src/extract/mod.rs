@@ -272,7 +272,7 @@ fn extract_file(
     let path = input.path.clone();
     let mapped = input.is_mapped();
     if let Some(progress) = &config.progress {
-        progress.advance(input.header_bytes_in_file());
+        progress.advance(input.header_bytes_in_file);
     }
     let file_name = match kind {
         FileKind::Orders => "orders.csv",
@@ -304,7 +304,7 @@ fn extract_file(
     let strict_path = config.strict.then_some(path.as_path());
     let progress = config.progress.clone();
 
-    let header_bytes = input.header_bytes_in_file();
+    let header_bytes = input.header_bytes_in_file;
     let outcome = std::thread::scope(|scope| -> Result<WriterTotals> {
         for worker in 0..workers {
             let chunk_rx = chunk_rx.clone();

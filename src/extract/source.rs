@@ -83,6 +83,8 @@ pub struct OpenedInput {
     pub header_line: Vec<u8>,
     /// Total size when known (regular files), for progress.
     pub size: Option<u64>,
+    /// Bytes the header line takes in the file, BOM included.
+    pub header_bytes_in_file: u64,
     /// Average length of the first rows (up to about 1 MiB of them), to turn
     /// a chunk size in rows into bytes.
     pub average_line_len: usize,
@@ -120,6 +122,7 @@ impl OpenedInput {
                     path: path.to_path_buf(),
                     header_line,
                     size: Some(metadata.len()),
+                    header_bytes_in_file: header_end as u64,
                     average_line_len: average_line_len(&first[header_end..]),
                     body: Body::Mapped {
                         file,
@@ -165,6 +168,7 @@ impl OpenedInput {
             path: path.to_path_buf(),
             header_line,
             size,
+            header_bytes_in_file: header_end as u64,
             average_line_len: average_line_len(&carry),
             body: Body::Read { reader, carry, eof },
         })
@@ -173,15 +177,6 @@ impl OpenedInput {
     /// True when the body is memory-mapped.
     pub fn is_mapped(&self) -> bool {
         matches!(self.body, Body::Mapped { .. })
-    }
-
-    /// Bytes of the header line as it appears in the file (BOM included),
-    /// for progress accounting.
-    pub fn header_bytes_in_file(&self) -> u64 {
-        match &self.body {
-            Body::Mapped { start, .. } => *start,
-            Body::Read { .. } => self.header_line.len() as u64,
-        }
     }
 
     /// Produces every chunk of the body in order, calling `emit` for each;
