@@ -213,7 +213,8 @@ fn output_is_identical_for_every_strategy_and_equals_the_reference() {
         "the input should make many partitions"
     );
 
-    let strategies: Vec<(&str, Box<dyn Fn(&mut ExtractConfig)>)> = vec![
+    type Adjust = Box<dyn Fn(&mut ExtractConfig)>;
+    let strategies: Vec<(&str, Adjust)> = vec![
         ("defaults", Box::new(|_| {})),
         (
             "1 worker, 1-row chunks",
