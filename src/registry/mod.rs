@@ -219,7 +219,9 @@ impl Registry {
 
     /// Like [`Registry::create`], but an existing registry (log and JSON) is
     /// discarded first (`--force`). Other files of the folder are the
-    /// caller's business.
+    /// caller's business: call this *before* deleting old partition folders,
+    /// so that no crash leaves the old registry claiming completed partitions
+    /// whose files are gone.
     pub fn create_forced(
         output_dir: &Path,
         inputs: RunInputs,
@@ -235,11 +237,17 @@ impl Registry {
         options: RegistryOptions,
         replace: bool,
     ) -> Result<Registry> {
-        // The log is locked (and, when replacing, emptied) before the JSON
-        // goes, so a run still using the folder is never pulled from under.
-        let log = RegistryLog::create(&log_path(dir), options.fsync, replace)?;
+        // Lock first, so a run still using the folder is never pulled from
+        // under. Then the JSON goes (durably) before the log is emptied: an
+        // empty log next to the old JSON would bring the old run back by
+        // import after a crash.
+        let mut log = RegistryLog::create(&log_path(dir), options.fsync, replace)?;
         remove_if_present(&json_path(dir))?;
         remove_if_present(&dir.join(JSON_TEMP_FILE_NAME))?;
+        if options.fsync {
+            sync_dir(dir)?;
+        }
+        log.clear()?;
         let mut registry = Registry {
             dir: dir.to_path_buf(),
             state: RegistryState::default(),
@@ -525,7 +533,8 @@ impl Registry {
     }
 
     /// Keys of the failed partitions with fewer than `max_attempts` attempts,
-    /// sorted: those an automatic retry may take again.
+    /// sorted: those an automatic retry may take again. With `--max-retries
+    /// N`, `max_attempts` is N + 1.
     pub fn retryable_failed_keys(&self, max_attempts: u32) -> Vec<String> {
         self.keys_where(|record| {
             record.status == PartitionStatus::Failed && record.attempts < max_attempts

@@ -10,7 +10,7 @@
 //! This module does not touch files; the log and the JSON snapshot live in
 //! [`super::log`] and [`super::snapshot`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -353,9 +353,10 @@ impl RegistryState {
                 counts,
             } => {
                 self.add_partitions(&partitions);
+                let distinct: BTreeSet<&(String, String)> = partitions.iter().collect();
                 self.extraction = Some(ExtractionRecord {
                     counts,
-                    partitions: partitions.len(),
+                    partitions: distinct.len(),
                     finished_at: at.clone(),
                 });
                 self.updated_at = at;
