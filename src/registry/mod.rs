@@ -16,7 +16,7 @@
 //! # How a change is made
 //!
 //! Every change is an event, checked against the current state, appended to
-//! the log, and then applied in memory ([`state`]). Opening replays the log
+//! the log, and then applied in memory (`state.rs`). Opening replays the log
 //! through the same check-and-apply code, so the replayed state is the live
 //! state by construction; sequence numbers make replay idempotent (a record
 //! at or below the last applied sequence number is skipped). The log is the
