@@ -40,6 +40,8 @@ pub struct Cli {
 pub enum Command {
     /// Phase 1 alone: split the inputs into partitions.
     Extract(RunArgs),
+    /// Synthetic data: orders and trades from a limit order book simulation.
+    Generate(super::generate_cmd::GenerateArgs),
     /// Print machine facts and defaults (same as --show-system-info).
     SystemInfo {
         /// Print JSON.

@@ -7,6 +7,7 @@
 
 mod args;
 mod extract_cmd;
+mod generate_cmd;
 mod progress_display;
 mod system_info_cmd;
 
@@ -48,6 +49,10 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Some(Command::Extract(args)) => {
             let config = extract_cmd::config_from(&args)?;
             extract_cmd::run_extraction(config, args.quiet)?;
+            Ok(EXIT_OK)
+        }
+        Some(Command::Generate(args)) => {
+            generate_cmd::run(&args.config(), args.quiet)?;
             Ok(EXIT_OK)
         }
         Some(Command::SystemInfo { json, output }) => {
