@@ -295,7 +295,7 @@ fn rows_are_sorted_by_date_and_time_with_securities_interleaved() {
         assert_eq!(dates, HashSet::from(["2024-01-02", "2024-01-03"]));
         assert!(
             rows.iter()
-                .all(|fields| ("09:30" <= fields[3] && fields[3] < "15:00"))
+                .all(|fields| "09:30" <= fields[3] && fields[3] < "15:00")
         );
         assert!(
             rows.iter()

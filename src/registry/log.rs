@@ -393,11 +393,11 @@ impl RegistryLog {
 
     fn sync_now(&mut self) -> Result<()> {
         self.check_usable()?;
-        if self.fsync {
-            if let Err(e) = self.file.sync_data() {
-                self.poisoned = true;
-                return Err(Error::sync(&self.path, e));
-            }
+        if self.fsync
+            && let Err(e) = self.file.sync_data()
+        {
+            self.poisoned = true;
+            return Err(Error::sync(&self.path, e));
         }
         self.unsynced = 0;
         Ok(())

@@ -153,11 +153,11 @@ impl RegistrySnapshot {
                 if record.partition_key.is_empty() {
                     record.partition_key = key.clone();
                 }
-                if record.date.is_empty() || record.security_code.is_empty() {
-                    if let Some((date, code)) = key.split_once('/') {
-                        record.date = date.to_string();
-                        record.security_code = code.to_string();
-                    }
+                if (record.date.is_empty() || record.security_code.is_empty())
+                    && let Some((date, code)) = key.split_once('/')
+                {
+                    record.date = date.to_string();
+                    record.security_code = code.to_string();
                 }
                 debug_assert!(
                     record.date.is_empty()
