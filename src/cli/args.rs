@@ -42,6 +42,8 @@ pub enum Command {
     Extract(RunArgs),
     /// Synthetic data: orders and trades from a limit order book simulation.
     Generate(super::generate_cmd::GenerateArgs),
+    /// Look at or repair the registry of an output folder.
+    Registry(super::registry_cmd::RegistryArgs),
     /// Print machine facts and defaults (same as --show-system-info).
     SystemInfo {
         /// Print JSON.

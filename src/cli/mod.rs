@@ -9,6 +9,7 @@ mod args;
 mod extract_cmd;
 mod generate_cmd;
 mod progress_display;
+mod registry_cmd;
 mod system_info_cmd;
 
 use clap::Parser;
@@ -53,6 +54,10 @@ fn dispatch(cli: Cli) -> Result<i32> {
         }
         Some(Command::Generate(args)) => {
             generate_cmd::run(&args.config(), args.quiet)?;
+            Ok(EXIT_OK)
+        }
+        Some(Command::Registry(args)) => {
+            registry_cmd::run(args)?;
             Ok(EXIT_OK)
         }
         Some(Command::SystemInfo { json, output }) => {
