@@ -1,29 +1,31 @@
 //! sweep-pipeline: split huge exchange order/trade dumps into
 //! per-(date, security) partitions and analyse the sweep orders of each.
 //!
-//! The library does all the work; the `sweep-pipeline` binary only parses
-//! arguments and calls into it (see `src/main.rs` and [`cli`]).
+//! The library does all the work; the `sweep-pipeline` binary (`src/main.rs`
+//! and `src/cli/`) only parses arguments, calls into it and prints.
 //!
 //! | module | owns |
 //! |---|---|
 //! | [`error`] | the typed error of the library |
 //! | [`format`] | the input format of SPEC §2: header mapping, row validation, line splitting |
+//! | [`partition`] | a partition's key and where its files live |
 //! | [`extract`] | phase 1: streaming the inputs into partition files |
+//! | [`progress`] | progress counters shared with the display |
 //! | [`generate`] | synthetic data from a limit order book simulation (SPEC §7) |
 //! | [`stats`] | statistics: quantiles, Welch, Mann-Whitney, KS, number formatting |
 //! | [`analysis`] | phase 2: the per-partition sweep-order analyses (SPEC §4) |
 //! | [`registry`] | the crash-safe partition registry (SPEC §5) |
 //! | [`engine`] | the work-stealing pool that runs analyses over partitions |
 //! | [`system`] | machine facts and the defaults derived from them |
-//! | [`cli`] | the command line (SPEC §6) |
 
 pub mod analysis;
-pub mod cli;
 pub mod engine;
 pub mod error;
 pub mod extract;
 pub mod format;
 pub mod generate;
+pub mod partition;
+pub mod progress;
 pub mod registry;
 pub mod stats;
 pub mod system;

@@ -1,3 +1,7 @@
+//! The `sweep-pipeline` binary: the command line over the library.
+
+mod cli;
+
 fn main() {
-    std::process::exit(sweep_pipeline::cli::main());
+    std::process::exit(cli::main());
 }

@@ -1,0 +1,91 @@
+//! `sweep-pipeline extract`: phase 1 alone, and the extraction step of a
+//! full run.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use sweep_pipeline::extract::{ExtractConfig, ExtractSummary, ReadStrategy, extract};
+use sweep_pipeline::progress::Progress;
+use sweep_pipeline::{Error, Result};
+
+use super::args::RunArgs;
+use super::progress_display::{ProgressDisplay, Unit, human_bytes};
+
+/// The three paths a run needs, or a usage error naming the missing flags.
+pub fn required_paths(args: &RunArgs) -> Result<(PathBuf, PathBuf, PathBuf)> {
+    let missing: Vec<&str> = [
+        ("--orders", args.orders.is_none()),
+        ("--trades", args.trades.is_none()),
+        ("--output", args.output.is_none()),
+    ]
+    .iter()
+    .filter(|(_, missing)| *missing)
+    .map(|(flag, _)| *flag)
+    .collect();
+    match (&args.orders, &args.trades, &args.output) {
+        (Some(orders), Some(trades), Some(output)) => {
+            Ok((orders.clone(), trades.clone(), output.clone()))
+        }
+        _ => Err(Error::usage(format!(
+            "missing {} (see --help)",
+            missing.join(", ")
+        ))),
+    }
+}
+
+/// The extraction configuration the flags describe.
+pub fn config_from(args: &RunArgs) -> Result<ExtractConfig> {
+    let (orders, trades, output) = required_paths(args)?;
+    let mut config = ExtractConfig::new(orders, trades, output);
+    if let Some(workers) = args.workers {
+        config.workers = workers as usize;
+    }
+    if let Some(rows) = args.chunk_size {
+        config.chunk_rows = usize::try_from(rows).unwrap_or(usize::MAX);
+    }
+    config.strict = args.strict;
+    config.fsync = !args.no_fsync;
+    config.pin_threads = !args.no_pin;
+    if args.no_mmap {
+        config.read_strategy = ReadStrategy::Read;
+    }
+    Ok(config)
+}
+
+/// Runs extraction with a progress display and prints its summary.
+pub fn run_extraction(mut config: ExtractConfig, quiet: bool) -> Result<ExtractSummary> {
+    if !config.fsync {
+        eprintln!(
+            "note: --no-fsync: partition files are not synced to disk; a crash or power loss may lose them"
+        );
+    }
+    let progress = Arc::new(Progress::default());
+    config.progress = Some(Arc::clone(&progress));
+    let display = ProgressDisplay::start("extract", Unit::Bytes, progress, quiet);
+    let result = extract(&config);
+    display.finish();
+    let summary = result?;
+    print_summary(&summary);
+    Ok(summary)
+}
+
+fn print_summary(summary: &ExtractSummary) {
+    let bytes = summary.orders.bytes + summary.trades.bytes;
+    eprintln!(
+        "extraction: {} partitions; orders {} rows ({} rejected), trades {} rows ({} rejected); {} in {:.2}s, {}/s{}",
+        summary.partitions.len(),
+        summary.orders.rows,
+        summary.orders.rejected,
+        summary.trades.rows,
+        summary.trades.rejected,
+        human_bytes(bytes),
+        summary.elapsed.as_secs_f64(),
+        human_bytes(summary.bytes_per_second() as u64),
+        if summary.synced { "" } else { " (not synced)" },
+    );
+    if summary.orders.rejected + summary.trades.rejected > 0 {
+        eprintln!(
+            "rejected rows are in rejected/orders_rejected.csv and rejected/trades_rejected.csv"
+        );
+    }
+}

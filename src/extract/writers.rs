@@ -1,0 +1,358 @@
+//! The writer side of extraction: routed chunks, applied in sequence order,
+//! into buffered per-partition files.
+//!
+//! Three things keep this bounded whatever the input:
+//!
+//! - **Order**: chunks arrive in any order from the workers and wait in a
+//!   small reorder buffer until their turn ([`SequenceReorder`]); the
+//!   workers' input queue is bounded, so that buffer is too.
+//! - **Memory**: rows wait in a per-partition buffer, flushed when it reaches
+//!   [`PARTITION_FLUSH_BYTES`] or when all buffers together pass the budget;
+//!   a flushed buffer gives its memory back.
+//! - **Open files**: at most `max_open` partition files are open; the least
+//!   recently used is closed to make room, and a partition reopened later is
+//!   opened in append mode, never truncated. Files are created fresh in a
+//!   staging folder, so appending never meets a stale file.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::format::RejectReason;
+use crate::partition::PartitionKey;
+
+use super::route::{PartitionRows, RoutedChunk};
+
+/// A partition's buffer is written out once it holds this much.
+pub const PARTITION_FLUSH_BYTES: usize = 128 << 10;
+
+/// Default bound on the bytes waiting in all partition buffers together.
+pub const DEFAULT_BUFFER_BUDGET: usize = 48 << 20;
+
+/// Holds routed chunks until every earlier one has been applied.
+pub struct SequenceReorder<T> {
+    next: u64,
+    waiting: BTreeMap<u64, T>,
+}
+
+impl<T> Default for SequenceReorder<T> {
+    fn default() -> Self {
+        SequenceReorder {
+            next: 0,
+            waiting: BTreeMap::new(),
+        }
+    }
+}
+
+impl<T> SequenceReorder<T> {
+    /// Accepts item `seq` and returns, in order, every item now ready.
+    pub fn accept(&mut self, seq: u64, item: T) -> impl Iterator<Item = T> + '_ {
+        self.waiting.insert(seq, item);
+        std::iter::from_fn(move || {
+            let item = self.waiting.remove(&self.next)?;
+            self.next += 1;
+            Some(item)
+        })
+    }
+
+    /// True when nothing is waiting for an earlier item.
+    pub fn is_drained(&self) -> bool {
+        self.waiting.is_empty()
+    }
+}
+
+struct PartitionState {
+    dir: PathBuf,
+    pending: Vec<u8>,
+    rows: u64,
+    created: bool,
+}
+
+/// Open partition files, least recently used closed first.
+struct OpenFiles {
+    max_open: usize,
+    tick: u64,
+    files: HashMap<usize, (File, u64)>,
+}
+
+impl OpenFiles {
+    fn get(&mut self, partition: usize, path: &Path, create: bool) -> Result<&mut File> {
+        self.tick += 1;
+        let tick = self.tick;
+        if !self.files.contains_key(&partition) {
+            if self.files.len() >= self.max_open {
+                let oldest = self
+                    .files
+                    .iter()
+                    .min_by_key(|(_, (_, used))| *used)
+                    .map(|(&id, _)| id);
+                if let Some(oldest) = oldest {
+                    self.files.remove(&oldest);
+                }
+            }
+            let file = if create {
+                OpenOptions::new().write(true).create_new(true).open(path)
+            } else {
+                OpenOptions::new().append(true).open(path)
+            }
+            .map_err(|e| Error::io(path, if create { "create" } else { "open" }, e))?;
+            self.files.insert(partition, (file, tick));
+        }
+        let entry = self.files.get_mut(&partition).expect("inserted just above");
+        entry.1 = tick;
+        Ok(&mut entry.0)
+    }
+}
+
+/// Buffered writers for one file kind (`orders.csv` or `trades.csv`) of
+/// every partition.
+pub struct PartitionWriters {
+    root: PathBuf,
+    file_name: &'static str,
+    header: Vec<u8>,
+    index: HashMap<PartitionKey, usize>,
+    states: Vec<PartitionState>,
+    keys: Vec<PartitionKey>,
+    open: OpenFiles,
+    pending_total: usize,
+    budget: usize,
+}
+
+impl PartitionWriters {
+    /// Writers under `root` (the staging `partitions` folder) for files named
+    /// `file_name`, each starting with `header`.
+    pub fn new(
+        root: PathBuf,
+        file_name: &'static str,
+        header: Vec<u8>,
+        max_open: usize,
+        budget: usize,
+    ) -> PartitionWriters {
+        PartitionWriters {
+            root,
+            file_name,
+            header,
+            index: HashMap::new(),
+            states: Vec::new(),
+            keys: Vec::new(),
+            open: OpenFiles {
+                max_open: max_open.max(1),
+                tick: 0,
+                files: HashMap::new(),
+            },
+            pending_total: 0,
+            budget,
+        }
+    }
+
+    /// Appends one chunk's rows of one partition.
+    pub fn append(&mut self, rows: PartitionRows) -> Result<()> {
+        let id = match self.index.get(&rows.key) {
+            Some(&id) => id,
+            None => {
+                let id = self.states.len();
+                let dir = rows.key.dir(&self.root_parent());
+                self.states.push(PartitionState {
+                    dir,
+                    pending: Vec::new(),
+                    rows: 0,
+                    created: false,
+                });
+                self.keys.push(rows.key);
+                self.index.insert(rows.key, id);
+                id
+            }
+        };
+        let state = &mut self.states[id];
+        state.rows += rows.rows;
+        if state.pending.is_empty() && rows.bytes.len() >= PARTITION_FLUSH_BYTES {
+            // Large enough to write as it is: skip the copy.
+            return self.write_out(id, &rows.bytes);
+        }
+        state.pending.extend_from_slice(&rows.bytes);
+        self.pending_total += rows.bytes.len();
+        if state.pending.len() >= PARTITION_FLUSH_BYTES {
+            self.flush_partition(id)?;
+        }
+        if self.pending_total > self.budget {
+            self.flush_all()?;
+        }
+        Ok(())
+    }
+
+    /// `root` is `<staging>/partitions`; keys build paths from the folder
+    /// above it.
+    fn root_parent(&self) -> PathBuf {
+        self.root
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    }
+
+    fn flush_partition(&mut self, id: usize) -> Result<()> {
+        let pending = std::mem::take(&mut self.states[id].pending);
+        self.pending_total -= pending.len();
+        self.write_out(id, &pending)
+    }
+
+    fn write_out(&mut self, id: usize, bytes: &[u8]) -> Result<()> {
+        let state = &mut self.states[id];
+        let path = state.dir.join(self.file_name);
+        let create = !state.created;
+        if create {
+            std::fs::create_dir_all(&state.dir)
+                .map_err(|e| Error::io(&state.dir, "create folder", e))?;
+        }
+        let file = self.open.get(id, &path, create)?;
+        if create {
+            file.write_all(&self.header)
+                .map_err(|e| Error::io(&path, "write", e))?;
+        }
+        file.write_all(bytes)
+            .map_err(|e| Error::io(&path, "write", e))?;
+        self.states[id].created = true;
+        Ok(())
+    }
+
+    /// Writes every buffer out.
+    pub fn flush_all(&mut self) -> Result<()> {
+        for id in 0..self.states.len() {
+            if !self.states[id].pending.is_empty() {
+                self.flush_partition(id)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Flushes, closes every file and returns each partition with its row
+    /// count.
+    pub fn finish(mut self) -> Result<Vec<(PartitionKey, u64)>> {
+        self.flush_all()?;
+        self.open.files.clear();
+        Ok(self
+            .keys
+            .iter()
+            .zip(&self.states)
+            .map(|(key, state)| (*key, state.rows))
+            .collect())
+    }
+}
+
+/// `rejected/{orders,trades}_rejected.csv`: `line_number,reason,raw_line`.
+pub struct RejectedWriter {
+    path: PathBuf,
+    out: BufWriter<File>,
+    count: u64,
+}
+
+impl RejectedWriter {
+    /// Creates the file with its header line.
+    pub fn create(path: PathBuf) -> Result<RejectedWriter> {
+        let file = File::create(&path).map_err(|e| Error::io(&path, "create", e))?;
+        let mut out = BufWriter::with_capacity(256 << 10, file);
+        out.write_all(b"line_number,reason,raw_line\n")
+            .map_err(|e| Error::io(&path, "write", e))?;
+        Ok(RejectedWriter {
+            path,
+            out,
+            count: 0,
+        })
+    }
+
+    /// Appends one rejected line.
+    pub fn write(&mut self, line_number: u64, reason: RejectReason, raw: &[u8]) -> Result<()> {
+        let reason = reason.to_string();
+        let mut record = Vec::with_capacity(raw.len() + reason.len() + 32);
+        record.extend_from_slice(line_number.to_string().as_bytes());
+        record.push(b',');
+        write_csv_field(&mut record, reason.as_bytes());
+        record.push(b',');
+        write_csv_field(&mut record, raw);
+        record.push(b'\n');
+        self.out
+            .write_all(&record)
+            .map_err(|e| Error::io(&self.path, "write", e))?;
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Flushes the file.
+    pub fn finish(mut self) -> Result<u64> {
+        self.out
+            .flush()
+            .map_err(|e| Error::io(&self.path, "write", e))?;
+        Ok(self.count)
+    }
+}
+
+/// RFC 4180 quoting: a field with a comma, quote or line break is wrapped
+/// in quotes with its quotes doubled.
+fn write_csv_field(out: &mut Vec<u8>, field: &[u8]) {
+    if !field
+        .iter()
+        .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+    {
+        out.extend_from_slice(field);
+        return;
+    }
+    out.push(b'"');
+    for &b in field {
+        if b == b'"' {
+            out.push(b'"');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
+}
+
+/// Applies a routed chunk (already in sequence order) to the writers.
+/// Returns the number of rows routed to partitions.
+pub fn apply_chunk(
+    chunk: RoutedChunk,
+    line_base: u64,
+    writers: &mut PartitionWriters,
+    rejected: &mut RejectedWriter,
+    strict_path: Option<&Path>,
+) -> Result<u64> {
+    for line in chunk.rejected {
+        let line_number = line_base + line.line_in_chunk;
+        if let Some(path) = strict_path {
+            return Err(Error::bad_row(path, line_number, line.reason));
+        }
+        rejected.write(line_number, line.reason, &line.raw)?;
+    }
+    let mut rows = 0;
+    for group in chunk.groups {
+        rows += group.rows;
+        writers.append(group)?;
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reorder_releases_in_sequence() {
+        let mut reorder = SequenceReorder::default();
+        assert_eq!(
+            reorder.accept(2, 'c').collect::<Vec<_>>(),
+            Vec::<char>::new()
+        );
+        assert_eq!(reorder.accept(0, 'a').collect::<Vec<_>>(), vec!['a']);
+        assert_eq!(reorder.accept(1, 'b').collect::<Vec<_>>(), vec!['b', 'c']);
+        assert!(reorder.is_drained());
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_when_needed() {
+        let mut out = Vec::new();
+        write_csv_field(&mut out, b"plain");
+        out.push(b'|');
+        write_csv_field(&mut out, b"a,\"b\"");
+        assert_eq!(out, b"plain|\"a,\"\"b\"\"\"");
+    }
+}

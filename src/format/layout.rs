@@ -1,0 +1,380 @@
+//! A file's header, mapped to the columns the format knows, and the typed
+//! parse of one row against it.
+//!
+//! Columns are found by exact name, in any order; every other column is
+//! "extra": counted, quote-checked and otherwise carried verbatim. A row is
+//! split once ([`FieldBuf`]) and each field is parsed according to the role
+//! its position has in the header, so parsing costs one pass and no
+//! allocation.
+
+use std::path::Path;
+
+use super::fields::FieldBuf;
+use super::reject::{Column, RejectReason};
+use super::values::{self, Date, OrderType, Side};
+use crate::error::{Error, ErrorKind, Result};
+
+/// Which of the two inputs a file is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FileKind {
+    /// The orders file (`--orders`).
+    Orders,
+    /// The trades file (`--trades`).
+    Trades,
+}
+
+impl FileKind {
+    /// `orders` or `trades`: the stem of the partition and rejected files.
+    pub fn name(self) -> &'static str {
+        match self {
+            FileKind::Orders => "orders",
+            FileKind::Trades => "trades",
+        }
+    }
+
+    fn required(self) -> &'static [Column] {
+        match self {
+            FileKind::Orders => &[
+                Column::Date,
+                Column::SecurityCode,
+                Column::OrderId,
+                Column::Time,
+                Column::Side,
+                Column::OrderPrice,
+                Column::Quantity,
+            ],
+            FileKind::Trades => &[
+                Column::Date,
+                Column::SecurityCode,
+                Column::TradeId,
+                Column::Time,
+                Column::TradePrice,
+                Column::Quantity,
+                Column::BuyOrderId,
+                Column::SellOrderId,
+            ],
+        }
+    }
+
+    fn optional(self) -> &'static [Column] {
+        match self {
+            FileKind::Orders => &[Column::OrderType],
+            FileKind::Trades => &[Column::AggressorSide],
+        }
+    }
+}
+
+/// One order row, parsed. Slices borrow from the line.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OrderRow<'a> {
+    /// Trading day.
+    pub date: Date,
+    /// Instrument code, validated.
+    pub security_code: &'a [u8],
+    /// Order id, > 0.
+    pub order_id: u64,
+    /// Submission time, nanoseconds since midnight.
+    pub time_ns: u64,
+    /// The `time` field as written (without quotes).
+    pub time_text: &'a [u8],
+    /// Buy or sell.
+    pub side: Side,
+    /// The `side` field as written (without quotes).
+    pub side_text: &'a [u8],
+    /// Limit price; `None` only for a market order with an empty price.
+    pub price: Option<f64>,
+    /// Order size, > 0.
+    pub quantity: f64,
+    /// Limit or market.
+    pub order_type: OrderType,
+}
+
+/// One trade row, parsed. Slices borrow from the line.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TradeRow<'a> {
+    /// Trading day.
+    pub date: Date,
+    /// Instrument code, validated.
+    pub security_code: &'a [u8],
+    /// Execution id.
+    pub trade_id: u64,
+    /// Execution time, nanoseconds since midnight.
+    pub time_ns: u64,
+    /// The `time` field as written (without quotes).
+    pub time_text: &'a [u8],
+    /// Execution price, > 0.
+    pub price: f64,
+    /// Executed size, > 0.
+    pub quantity: f64,
+    /// The buy order; 0 when unknown (`0` or empty).
+    pub buy_order_id: u64,
+    /// The sell order; 0 when unknown (`0` or empty).
+    pub sell_order_id: u64,
+    /// The taker's side; `None` when the field is empty or the column absent.
+    pub aggressor_side: Option<Side>,
+}
+
+/// The partition a row belongs to: its date and security code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowKey<'a> {
+    /// Trading day.
+    pub date: Date,
+    /// Instrument code, validated (safe as a folder name).
+    pub security_code: &'a [u8],
+}
+
+/// A parsed header: which field position holds which column.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    kind: FileKind,
+    /// `roles[i]` is the column at field position `i`, `None` for extras.
+    roles: Vec<Option<Column>>,
+    names: Vec<String>,
+    has_optional: bool,
+}
+
+/// A leading UTF-8 byte order mark, skipped at the start of a file.
+pub const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+impl Layout {
+    /// Maps the header line of `path` (a leading BOM and the line terminator
+    /// are accepted and ignored).
+    pub fn from_header(kind: FileKind, header_line: &[u8], path: &Path) -> Result<Layout> {
+        let line = header_line.strip_prefix(UTF8_BOM).unwrap_or(header_line);
+        let line = super::lines::strip_terminator(line);
+        let bad_header = |reason: String| -> Error {
+            ErrorKind::BadHeader {
+                path: path.to_path_buf(),
+                reason,
+            }
+            .into()
+        };
+        let mut fields = FieldBuf::default();
+        let field_count = memchr::memchr_iter(b',', line).count() + 1;
+        fields
+            .split(line, field_count)
+            .map_err(|reason| bad_header(reason.to_string()))?;
+        let mut names = Vec::with_capacity(field_count);
+        for index in 0..field_count {
+            let name = std::str::from_utf8(fields.field(line, index))
+                .map_err(|_| bad_header(format!("column {} is not valid UTF-8", index + 1)))?;
+            names.push(name.to_owned());
+        }
+
+        let known = || kind.required().iter().chain(kind.optional());
+        let mut roles = Vec::with_capacity(field_count);
+        for name in &names {
+            let role = known().copied().find(|column| column.name() == name);
+            if let Some(column) = role
+                && roles.contains(&Some(column))
+            {
+                return Err(bad_header(format!(
+                    "column `{name}` appears more than once"
+                )));
+            }
+            roles.push(role);
+        }
+        let missing: Vec<String> = kind
+            .required()
+            .iter()
+            .filter(|column| !roles.contains(&Some(**column)))
+            .map(|column| column.name().to_owned())
+            .collect();
+        if !missing.is_empty() {
+            return Err(ErrorKind::MissingColumns {
+                path: path.to_path_buf(),
+                missing,
+                found: names,
+            }
+            .into());
+        }
+        let has_optional = kind
+            .optional()
+            .iter()
+            .any(|column| roles.contains(&Some(*column)));
+        Ok(Layout {
+            kind,
+            roles,
+            names,
+            has_optional,
+        })
+    }
+
+    /// Orders or trades.
+    pub fn kind(&self) -> FileKind {
+        self.kind
+    }
+
+    /// Number of fields every row must have.
+    pub fn field_count(&self) -> usize {
+        self.roles.len()
+    }
+
+    /// The header's column names, in order.
+    pub fn column_names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// True when an orders header has the optional `order_type` column.
+    pub fn has_order_type(&self) -> bool {
+        self.kind == FileKind::Orders && self.has_optional
+    }
+
+    /// True when a trades header has the optional `aggressor_side` column.
+    pub fn has_aggressor_side(&self) -> bool {
+        self.kind == FileKind::Trades && self.has_optional
+    }
+
+    /// Validates a row of either kind and returns its partition. This is
+    /// what extraction needs: every rule checked, only the key kept.
+    pub fn parse_key<'a>(
+        &self,
+        line: &'a [u8],
+        scratch: &mut FieldBuf,
+    ) -> Result<RowKey<'a>, RejectReason> {
+        match self.kind {
+            FileKind::Orders => self.parse_order(line, scratch).map(|row| RowKey {
+                date: row.date,
+                security_code: row.security_code,
+            }),
+            FileKind::Trades => self.parse_trade(line, scratch).map(|row| RowKey {
+                date: row.date,
+                security_code: row.security_code,
+            }),
+        }
+    }
+
+    /// Parses an order row (without its line terminator).
+    pub fn parse_order<'a>(
+        &self,
+        line: &'a [u8],
+        scratch: &mut FieldBuf,
+    ) -> Result<OrderRow<'a>, RejectReason> {
+        debug_assert_eq!(self.kind, FileKind::Orders);
+        scratch.split(line, self.roles.len())?;
+        let mut row = OrderRow {
+            date: Date {
+                year: 0,
+                month: 0,
+                day: 0,
+            },
+            security_code: b"",
+            order_id: 0,
+            time_ns: 0,
+            time_text: b"",
+            side: Side::Buy,
+            side_text: b"",
+            price: None,
+            quantity: 0.0,
+            order_type: OrderType::Limit,
+        };
+        let mut price_is_empty = false;
+        for (index, role) in self.roles.iter().enumerate() {
+            let Some(column) = *role else { continue };
+            let field = scratch.field(line, index);
+            let invalid = RejectReason::Invalid(column);
+            match column {
+                Column::Date => row.date = values::parse_date(field).ok_or(invalid)?,
+                Column::SecurityCode => row.security_code = security_code(field)?,
+                Column::OrderId => {
+                    row.order_id = values::parse_u64(field)
+                        .filter(|&id| id > 0)
+                        .ok_or(invalid)?
+                }
+                Column::Time => {
+                    row.time_ns = values::parse_time_ns(field).ok_or(invalid)?;
+                    row.time_text = field;
+                }
+                Column::Side => {
+                    row.side = values::parse_side(field).ok_or(invalid)?;
+                    row.side_text = field;
+                }
+                Column::OrderPrice if field.is_empty() => price_is_empty = true,
+                Column::OrderPrice => {
+                    row.price = Some(values::parse_decimal(field).ok_or(invalid)?)
+                }
+                Column::Quantity => row.quantity = positive_decimal(field, column)?,
+                Column::OrderType => {
+                    row.order_type = values::parse_order_type(field).ok_or(invalid)?
+                }
+                _ => unreachable!("orders layouts hold only order columns"),
+            }
+        }
+        if price_is_empty && row.order_type != OrderType::Market {
+            return Err(RejectReason::MissingLimitPrice);
+        }
+        Ok(row)
+    }
+
+    /// Parses a trade row (without its line terminator).
+    pub fn parse_trade<'a>(
+        &self,
+        line: &'a [u8],
+        scratch: &mut FieldBuf,
+    ) -> Result<TradeRow<'a>, RejectReason> {
+        debug_assert_eq!(self.kind, FileKind::Trades);
+        scratch.split(line, self.roles.len())?;
+        let mut row = TradeRow {
+            date: Date {
+                year: 0,
+                month: 0,
+                day: 0,
+            },
+            security_code: b"",
+            trade_id: 0,
+            time_ns: 0,
+            time_text: b"",
+            price: 0.0,
+            quantity: 0.0,
+            buy_order_id: 0,
+            sell_order_id: 0,
+            aggressor_side: None,
+        };
+        for (index, role) in self.roles.iter().enumerate() {
+            let Some(column) = *role else { continue };
+            let field = scratch.field(line, index);
+            let invalid = RejectReason::Invalid(column);
+            match column {
+                Column::Date => row.date = values::parse_date(field).ok_or(invalid)?,
+                Column::SecurityCode => row.security_code = security_code(field)?,
+                Column::TradeId => row.trade_id = values::parse_u64(field).ok_or(invalid)?,
+                Column::Time => {
+                    row.time_ns = values::parse_time_ns(field).ok_or(invalid)?;
+                    row.time_text = field;
+                }
+                Column::TradePrice => row.price = positive_decimal(field, column)?,
+                Column::Quantity => row.quantity = positive_decimal(field, column)?,
+                Column::BuyOrderId => row.buy_order_id = optional_id(field, column)?,
+                Column::SellOrderId => row.sell_order_id = optional_id(field, column)?,
+                Column::AggressorSide if field.is_empty() => row.aggressor_side = None,
+                Column::AggressorSide => {
+                    row.aggressor_side = Some(values::parse_side(field).ok_or(invalid)?)
+                }
+                _ => unreachable!("trades layouts hold only trade columns"),
+            }
+        }
+        Ok(row)
+    }
+}
+
+fn security_code(field: &[u8]) -> Result<&[u8], RejectReason> {
+    if values::is_valid_security_code(field) {
+        Ok(field)
+    } else {
+        Err(RejectReason::Invalid(Column::SecurityCode))
+    }
+}
+
+fn positive_decimal(field: &[u8], column: Column) -> Result<f64, RejectReason> {
+    values::parse_decimal(field)
+        .filter(|&value| value > 0.0)
+        .ok_or(RejectReason::Invalid(column))
+}
+
+/// An order id on a trade: empty means unknown, as does 0.
+fn optional_id(field: &[u8], column: Column) -> Result<u64, RejectReason> {
+    if field.is_empty() {
+        return Ok(0);
+    }
+    values::parse_u64(field).ok_or(RejectReason::Invalid(column))
+}

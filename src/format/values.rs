@@ -1,0 +1,355 @@
+//! The value syntax of SPEC §2: dates, times, decimals, integers, security
+//! codes and the one-letter codes.
+//!
+//! Each parser takes the field's bytes (already unquoted) and returns the
+//! value or `None`; the caller knows which column it was and builds the
+//! rejection reason. Nothing here allocates. Numbers are checked against the
+//! spec's grammar first and only then handed to `lexical-core`, because
+//! `lexical-core` accepts more (signs, exponents) than the format allows.
+
+/// A calendar date, validated (years 0001–9999, a real month and day).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Date {
+    /// 1–9999.
+    pub year: u16,
+    /// 1–12.
+    pub month: u8,
+    /// 1–31, valid for the month and year.
+    pub day: u8,
+}
+
+impl Date {
+    /// The date as `YYYY-MM-DD`, the form used in partition paths and keys.
+    pub fn iso(&self) -> [u8; 10] {
+        let mut out = *b"0000-00-00";
+        let year = self.year as usize;
+        out[0] = b'0' + (year / 1000) as u8;
+        out[1] = b'0' + (year / 100 % 10) as u8;
+        out[2] = b'0' + (year / 10 % 10) as u8;
+        out[3] = b'0' + (year % 10) as u8;
+        out[5] = b'0' + self.month / 10;
+        out[6] = b'0' + self.month % 10;
+        out[8] = b'0' + self.day / 10;
+        out[9] = b'0' + self.day % 10;
+        out
+    }
+
+    /// The date as a `YYYY-MM-DD` string.
+    pub fn iso_string(&self) -> String {
+        // `iso` only writes ASCII digits and dashes.
+        self.iso().iter().map(|&b| b as char).collect()
+    }
+}
+
+/// Buy or sell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// `B` or `1`.
+    Buy,
+    /// `S` or `2`.
+    Sell,
+}
+
+impl Side {
+    /// σ of SPEC §4: +1 for a buy, −1 for a sell.
+    pub fn sign(self) -> f64 {
+        match self {
+            Side::Buy => 1.0,
+            Side::Sell => -1.0,
+        }
+    }
+
+    /// The canonical one-letter code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Side::Buy => "B",
+            Side::Sell => "S",
+        }
+    }
+}
+
+/// Limit or market order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OrderType {
+    /// `L`, an empty field, or no `order_type` column.
+    Limit,
+    /// `M`.
+    Market,
+}
+
+impl OrderType {
+    /// The canonical one-letter code.
+    pub fn code(self) -> &'static str {
+        match self {
+            OrderType::Limit => "L",
+            OrderType::Market => "M",
+        }
+    }
+}
+
+/// Parses `YYYY-MM-DD` or `YYYYMMDD`.
+pub fn parse_date(field: &[u8]) -> Option<Date> {
+    let (y, m, d) = match field.len() {
+        10 if field[4] == b'-' && field[7] == b'-' => (&field[0..4], &field[5..7], &field[8..10]),
+        8 => (&field[0..4], &field[4..6], &field[6..8]),
+        _ => return None,
+    };
+    let year = digits_value(y)? as u16;
+    let month = digits_value(m)? as u8;
+    let day = digits_value(d)? as u8;
+    if year == 0 || !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+        return None;
+    }
+    Some(Date { year, month, day })
+}
+
+fn days_in_month(year: u16, month: u8) -> u8 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => {
+            29
+        }
+        _ => 28,
+    }
+}
+
+/// The value of a short run of ASCII digits, or `None` if any byte is not a
+/// digit. Only used on fixed-width fields of at most 9 digits.
+fn digits_value(bytes: &[u8]) -> Option<u32> {
+    let mut value = 0u32;
+    for &b in bytes {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        value = value * 10 + u32::from(b - b'0');
+    }
+    Some(value)
+}
+
+/// Parses `HH:MM:SS` with an optional `.f` of 1–9 digits into nanoseconds
+/// since midnight, in integers (a float would not hold 9 fraction digits).
+pub fn parse_time_ns(field: &[u8]) -> Option<u64> {
+    if field.len() < 8 || field[2] != b':' || field[5] != b':' {
+        return None;
+    }
+    let hours = digits_value(&field[0..2])?;
+    let minutes = digits_value(&field[3..5])?;
+    let seconds = digits_value(&field[6..8])?;
+    if hours > 23 || minutes > 59 || seconds > 59 {
+        return None;
+    }
+    let mut nanos = 0u64;
+    match &field[8..] {
+        [] => {}
+        [b'.', fraction @ ..] if (1..=9).contains(&fraction.len()) => {
+            nanos = u64::from(digits_value(fraction)?) * 10u64.pow(9 - fraction.len() as u32);
+        }
+        _ => return None,
+    }
+    let whole_seconds = u64::from(hours * 3600 + minutes * 60 + seconds);
+    Some(whole_seconds * 1_000_000_000 + nanos)
+}
+
+/// Parses a decimal `[0-9]+(\.[0-9]*)?` or `\.[0-9]+` (no sign, exponent or
+/// separators) into a finite `f64`.
+pub fn parse_decimal(field: &[u8]) -> Option<f64> {
+    let mut digits = 0usize;
+    let mut dots = 0usize;
+    for &b in field {
+        match b {
+            b'0'..=b'9' => digits += 1,
+            b'.' => dots += 1,
+            _ => return None,
+        }
+    }
+    if digits == 0 || dots > 1 {
+        return None;
+    }
+    let value: f64 = lexical_core::parse(field).ok()?;
+    // Hundreds of digits overflow to infinity; such a value is no price.
+    value.is_finite().then_some(value)
+}
+
+/// Parses an unsigned 64-bit integer: ASCII digits only (leading zeros
+/// allowed), at most 2⁶⁴−1.
+pub fn parse_u64(field: &[u8]) -> Option<u64> {
+    if field.is_empty() || !field.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    lexical_core::parse(field).ok()
+}
+
+/// True for a valid security code: 1–32 bytes of `[A-Za-z0-9._-]`, not `.`
+/// or `..`. The code becomes a folder name, so this check is what keeps
+/// untrusted input from naming paths outside the output.
+pub fn is_valid_security_code(field: &[u8]) -> bool {
+    (1..=32).contains(&field.len())
+        && field != b"."
+        && field != b".."
+        && field
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// `B`/`1` is a buy, `S`/`2` a sell; anything else (lower case included) is
+/// not a side.
+pub fn parse_side(field: &[u8]) -> Option<Side> {
+    match field {
+        b"B" | b"1" => Some(Side::Buy),
+        b"S" | b"2" => Some(Side::Sell),
+        _ => None,
+    }
+}
+
+/// `L` or empty is a limit order, `M` a market order.
+pub fn parse_order_type(field: &[u8]) -> Option<OrderType> {
+    match field {
+        b"" | b"L" => Some(OrderType::Limit),
+        b"M" => Some(OrderType::Market),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_in_both_forms_and_only_real_ones() {
+        let d = parse_date(b"2024-02-29").unwrap();
+        assert_eq!((d.year, d.month, d.day), (2024, 2, 29));
+        assert_eq!(parse_date(b"20240229"), Some(d));
+        assert_eq!(&d.iso(), b"2024-02-29");
+        assert_eq!(
+            parse_date(b"0001-01-01").unwrap().iso_string(),
+            "0001-01-01"
+        );
+        assert_eq!(
+            parse_date(b"9999-12-31").unwrap().iso_string(),
+            "9999-12-31"
+        );
+        for bad in [
+            &b"2023-02-29"[..],
+            b"1900-02-29",
+            b"2000-13-01",
+            b"2000-00-10",
+            b"2000-04-31",
+            b"0000-01-01",
+            b"2000/01/01",
+            b"2000-1-01",
+            b"200001011",
+            b"2000010",
+            b"",
+            b"2000-01-0a",
+            b"+2000101",
+        ] {
+            assert_eq!(parse_date(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+        assert!(parse_date(b"2000-02-29").is_some(), "2000 is a leap year");
+    }
+
+    #[test]
+    fn times_are_integer_nanoseconds() {
+        assert_eq!(parse_time_ns(b"00:00:00"), Some(0));
+        assert_eq!(parse_time_ns(b"09:15:00.02"), Some(33_300_020_000_000));
+        assert_eq!(
+            parse_time_ns(b"23:59:59.999999999"),
+            Some(86_399_999_999_999)
+        );
+        assert_eq!(parse_time_ns(b"10:00:00.1"), Some(36_000_100_000_000));
+        for bad in [
+            &b"24:00:00"[..],
+            b"10:60:00",
+            b"10:00:60",
+            b"10:00:00.",
+            b"10:00:00.1234567890",
+            b"10:00",
+            b"1:00:00",
+            b"10-00-00",
+            b"10:00:00,5",
+            b"10:00:00.5x",
+        ] {
+            assert_eq!(parse_time_ns(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn decimals_follow_the_grammar() {
+        assert_eq!(parse_decimal(b"1801.01"), Some(1801.01));
+        assert_eq!(parse_decimal(b"5."), Some(5.0));
+        assert_eq!(parse_decimal(b".5"), Some(0.5));
+        assert_eq!(parse_decimal(b"007"), Some(7.0));
+        assert_eq!(parse_decimal(b"0"), Some(0.0));
+        for bad in [
+            &b""[..],
+            b".",
+            b"-1",
+            b"+1",
+            b"1e5",
+            b"1,000",
+            b"1.2.3",
+            b" 1",
+            b"nan",
+            b"inf",
+        ] {
+            assert_eq!(parse_decimal(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+        let huge = vec![b'9'; 400];
+        assert_eq!(parse_decimal(&huge), None);
+    }
+
+    #[test]
+    fn integers_are_u64_digits() {
+        assert_eq!(parse_u64(b"0"), Some(0));
+        assert_eq!(parse_u64(b"000123"), Some(123));
+        assert_eq!(parse_u64(b"18446744073709551615"), Some(u64::MAX));
+        for bad in [
+            &b""[..],
+            b"18446744073709551616",
+            b"+1",
+            b"-1",
+            b"1.0",
+            b"1e3",
+        ] {
+            assert_eq!(parse_u64(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn security_codes_cannot_escape_their_folder() {
+        for good in [
+            &b"600519.SH"[..],
+            b"A",
+            b"BTC-USD",
+            b"x_y",
+            b"...",
+            &[b'a'; 32],
+        ] {
+            assert!(is_valid_security_code(good));
+        }
+        for bad in [
+            &b""[..],
+            b".",
+            b"..",
+            b"../etc",
+            b"a/b",
+            b"a\\b",
+            b"a b",
+            &[b'a'; 33],
+            "é".as_bytes(),
+        ] {
+            assert!(!is_valid_security_code(bad));
+        }
+    }
+
+    #[test]
+    fn codes_are_case_sensitive() {
+        assert_eq!(parse_side(b"B"), Some(Side::Buy));
+        assert_eq!(parse_side(b"2"), Some(Side::Sell));
+        assert_eq!(parse_side(b"b"), None);
+        assert_eq!(parse_order_type(b""), Some(OrderType::Limit));
+        assert_eq!(parse_order_type(b"M"), Some(OrderType::Market));
+        assert_eq!(parse_order_type(b"m"), None);
+    }
+}
