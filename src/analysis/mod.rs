@@ -1,1 +1,175 @@
-//! (being written)
+//! Phase 2: the per-partition sweep-order analyses of SPEC §4.
+//!
+//! [`analyse_partition`] is what the engine calls for one partition folder:
+//! load the two partition files into columns ([`load`]), link orders and
+//! trades and find each trade's taker ([`linking`]), compute each taker's
+//! metrics ([`takers`]), and write the four stats files ([`detailed`],
+//! [`summary`], [`tests_file`], [`unmatched`]) through temporary names
+//! ([`output`]). [`analyse`] is the same without I/O, over columns built in
+//! memory, for tests and benchmarks.
+//!
+//! The statistics themselves live in [`crate::stats`]; the registry and the
+//! pool that run this over many partitions are not this module's business.
+
+mod detailed;
+mod linking;
+mod load;
+mod output;
+mod summary;
+mod takers;
+mod tests_file;
+mod unmatched;
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+pub use load::{OrderColumns, PartitionData, PartitionFiles, TradeColumns, parse_orders, parse_trades};
+pub use takers::{Group, Metric, TakerMetrics};
+
+/// File names of the outputs, inside `stats/matched` and `stats/unmatched`.
+pub const DETAILED_FILE: &str = "sweep_order_comparison_detailed.csv";
+/// See [`DETAILED_FILE`].
+pub const SUMMARY_FILE: &str = "sweep_order_comparison_summary.csv";
+/// See [`DETAILED_FILE`].
+pub const TESTS_FILE: &str = "sweep_order_statistical_tests.csv";
+/// See [`DETAILED_FILE`].
+pub const UNMATCHED_FILE: &str = "unmatched_orders_analysis.csv";
+
+/// How to analyse a partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnalysisOptions {
+    /// A taker order is a sweep when it filled at this many distinct prices
+    /// or more (`--sweep-min-levels`, at least 2).
+    pub sweep_min_levels: u32,
+    /// Sync the stats files and their folders before returning
+    /// (`--no-fsync` turns this off).
+    pub fsync: bool,
+}
+
+impl Default for AnalysisOptions {
+    fn default() -> AnalysisOptions {
+        AnalysisOptions {
+            sweep_min_levels: 2,
+            fsync: true,
+        }
+    }
+}
+
+/// The figures of one analysed partition, recorded in the registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PartitionFigures {
+    /// Orders (first row of each order id).
+    pub order_count: u64,
+    /// Trade rows.
+    pub trade_count: u64,
+    /// Orders whose id appears in at least one trade.
+    pub matched_orders: u64,
+    /// The other orders.
+    pub unmatched_orders: u64,
+    /// Orders that are the taker in at least one trade.
+    pub taker_orders: u64,
+    /// Taker orders that filled at `sweep_min_levels` prices or more.
+    pub sweep_orders: u64,
+    /// Trades whose two ids are not both orders of the partition.
+    pub unlinked_trades: u64,
+    /// Order rows repeating an earlier row's id (ignored for every purpose).
+    pub duplicate_orders: u64,
+}
+
+/// The four output files of a partition, as text, and its figures.
+#[derive(Debug, Clone, Default)]
+pub struct PartitionReport {
+    /// The registry's figures.
+    pub figures: PartitionFigures,
+    /// `sweep_order_comparison_detailed.csv`.
+    pub detailed_csv: Vec<u8>,
+    /// `sweep_order_comparison_summary.csv`.
+    pub summary_csv: Vec<u8>,
+    /// `sweep_order_statistical_tests.csv`.
+    pub tests_csv: Vec<u8>,
+    /// `unmatched_orders_analysis.csv`.
+    pub unmatched_csv: Vec<u8>,
+}
+
+/// Runs every analysis of SPEC §4 over a partition held in memory.
+pub fn analyse(data: &PartitionData<'_>, sweep_min_levels: u32) -> PartitionReport {
+    let linking = linking::link(&data.orders, &data.trades);
+    let takers = takers::taker_metrics(data, &linking, sweep_min_levels);
+    let matched_orders = linking
+        .canonical_rows
+        .iter()
+        .filter(|&&row| linking.matched[row as usize])
+        .count() as u64;
+    let order_count = linking.canonical_rows.len() as u64;
+    let figures = PartitionFigures {
+        order_count,
+        trade_count: data.trades.len() as u64,
+        matched_orders,
+        unmatched_orders: order_count - matched_orders,
+        taker_orders: takers.len() as u64,
+        sweep_orders: takers.iter().filter(|t| t.is_sweep).count() as u64,
+        unlinked_trades: linking.unlinked_trades,
+        duplicate_orders: linking.duplicate_orders,
+    };
+    let mut report = PartitionReport {
+        figures,
+        ..PartitionReport::default()
+    };
+    detailed::write_detailed(&data.orders, &takers, &mut report.detailed_csv);
+    summary::write_summary(&takers, &mut report.summary_csv);
+    tests_file::write_tests(&takers, &mut report.tests_csv);
+    unmatched::write_unmatched(data, &linking, &mut report.unmatched_csv);
+    report
+}
+
+/// Analyses one partition folder.
+///
+/// `partition_dir` is `OUTPUT/partitions/{YYYY-MM-DD}/{security_code}` and
+/// `key` its `YYYY-MM-DD/security_code`. Reads `orders.csv` and `trades.csv`
+/// there and writes `stats/matched/{sweep_order_comparison_detailed,
+/// sweep_order_comparison_summary,sweep_order_statistical_tests}.csv` and
+/// `stats/unmatched/unmatched_orders_analysis.csv`, each to a temporary name
+/// then renamed. Fails, writing nothing, when a file is missing or a row does
+/// not parse (the error names file, line and reason) or belongs to another
+/// partition.
+pub fn analyse_partition(
+    partition_dir: &Path,
+    key: &str,
+    options: &AnalysisOptions,
+) -> Result<PartitionFigures> {
+    if options.sweep_min_levels < 2 {
+        return Err(Error::usage(format!(
+            "--sweep-min-levels must be at least 2 (got {})",
+            options.sweep_min_levels
+        )));
+    }
+    let files = PartitionFiles::open(partition_dir)?;
+    let data = files.parse(key)?;
+    let report = analyse(&data, options.sweep_min_levels);
+    drop(data);
+    drop(files);
+
+    let paths = output::StatsPaths::new(partition_dir);
+    paths.create(options.fsync)?;
+    let fsync = options.fsync;
+    output::write_atomically(
+        &paths.matched_dir,
+        DETAILED_FILE,
+        &report.detailed_csv,
+        fsync,
+    )?;
+    output::write_atomically(&paths.matched_dir, SUMMARY_FILE, &report.summary_csv, fsync)?;
+    output::write_atomically(&paths.matched_dir, TESTS_FILE, &report.tests_csv, fsync)?;
+    output::write_atomically(
+        &paths.unmatched_dir,
+        UNMATCHED_FILE,
+        &report.unmatched_csv,
+        fsync,
+    )?;
+    if fsync {
+        output::sync_dir(&paths.matched_dir)?;
+        output::sync_dir(&paths.unmatched_dir)?;
+    }
+    Ok(report.figures)
+}

@@ -1,1 +1,35 @@
-//! (being written)
+//! Statistics for the sweep-order analyses (SPEC §4): descriptive statistics
+//! that reproduce NumPy bit for bit, the two-sample tests that reproduce SciPy,
+//! and the number formatting of the output files.
+//!
+//! Everything here is a pure function over `f64` slices; this module knows
+//! nothing about orders, trades or files. The analyses in
+//! [`crate::analysis`] decide which values go in and which fields come out
+//! empty.
+//!
+//! | file | owns |
+//! |---|---|
+//! | `describe` | NumPy's pairwise sum, mean, sample variance/std, linear percentiles |
+//! | `welch` | Welch's unequal-variance t-test (`scipy.stats.ttest_ind(equal_var=False)`) |
+//! | `mann_whitney` | the asymptotic Mann-Whitney U test (`scipy.stats.mannwhitneyu`) |
+//! | `kolmogorov_smirnov` | the two-sample KS statistic and the Kolmogorov distribution's survival function |
+//! | `effect_size` | Cohen's d with the pooled standard deviation |
+//! | `special_functions` | erfc and Student's t written for full double precision |
+//! | `number_format` | shortest round-trip floats (as `ryu` writes them) and integer fields |
+
+mod describe;
+mod effect_size;
+mod kolmogorov_smirnov;
+mod mann_whitney;
+mod number_format;
+mod special_functions;
+mod welch;
+
+pub use describe::{
+    Description, mean, numpy_sum, percentile_of_sorted, sample_std, sample_variance,
+};
+pub use effect_size::cohens_d;
+pub use kolmogorov_smirnov::{KsResult, kolmogorov_sf, ks_2samp};
+pub use mann_whitney::{MannWhitneyResult, mann_whitney_u};
+pub use number_format::{push_count, push_float};
+pub use welch::{WelchResult, welch_t_test};

@@ -1,0 +1,195 @@
+//! Who traded with whom (SPEC §4): the order id index (first row wins), the
+//! taker of every trade, matched orders, linked/unlinked trades, and each
+//! taker order's fills in `(time, trade_id)` order.
+//!
+//! Everything is index arrays over the columns, no per-order allocation: the
+//! fills of all takers live in one `Vec` grouped by taker row (a counting
+//! sort), so a taker's fills are a slice.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use super::load::{OrderColumns, TradeColumns};
+use crate::format::Side;
+
+/// Hashes a `u64` order id with one multiply-fold. Order ids are often dense
+/// and sequential; the 128-bit product mixes every input bit into the high
+/// and low halves, so hashbrown's bucket and tag bits are both well spread,
+/// and it is several times cheaper than SipHash. Ids come from files, not
+/// from an adversary who could aim for collisions.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct OrderIdHasher(u64);
+
+impl Hasher for OrderIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b) ^ self.0.rotate_left(8));
+        }
+    }
+
+    fn write_u64(&mut self, id: u64) {
+        let product =
+            u128::from(id ^ 0x243F_6A88_85A3_08D3) * 0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835;
+        self.0 = (product as u64) ^ ((product >> 64) as u64);
+    }
+}
+
+/// Marks "no row" in `u32` index arrays.
+pub(crate) const NO_ROW: u32 = u32::MAX;
+
+/// The links between the orders and trades of one partition.
+#[derive(Debug, Default)]
+pub(crate) struct Linking {
+    /// The rows that exist for every purpose: the first row of each order id,
+    /// in file order.
+    pub canonical_rows: Vec<u32>,
+    /// Order rows whose id already appeared on an earlier row.
+    pub duplicate_orders: u64,
+    /// Per order row: the id appears on either side of a trade (meaningful
+    /// for canonical rows only).
+    pub matched: Vec<bool>,
+    /// Trades whose buy and sell ids are not both orders of the partition.
+    pub unlinked_trades: u64,
+    /// Trade indices sorted by `(time, trade_id)`, ties in file order.
+    pub trade_order: Vec<u32>,
+    /// `fills[fill_start[r]..fill_start[r + 1]]` are the trades in which order
+    /// row `r` is the taker, in `trade_order` order.
+    pub fill_start: Vec<u32>,
+    /// Trade indices grouped by taker row.
+    pub fills: Vec<u32>,
+}
+
+impl Linking {
+    /// The fills (trade indices) of order row `row`, by `(time, trade_id)`.
+    pub fn fills_of(&self, row: u32) -> &[u32] {
+        let row = row as usize;
+        &self.fills[self.fill_start[row] as usize..self.fill_start[row + 1] as usize]
+    }
+}
+
+/// The id of a trade's taker order per SPEC §4, or `None` when the trade has
+/// no taker (empty aggressor, or no aggressor column and an unknown id).
+pub(crate) fn taker_id(trades: &TradeColumns, trade: usize) -> Option<u64> {
+    let (buy, sell) = (trades.buy_order_id[trade], trades.sell_order_id[trade]);
+    let id = if trades.has_aggressor_column {
+        match trades.aggressor_side[trade]? {
+            Side::Buy => buy,
+            Side::Sell => sell,
+        }
+    } else if buy != 0 && sell != 0 {
+        // A sequentially numbered feed: the later order took liquidity.
+        buy.max(sell)
+    } else {
+        return None;
+    };
+    // An aggressor side whose id is unknown names no order.
+    (id != 0).then_some(id)
+}
+
+/// Builds the links of a partition.
+pub(crate) fn link(orders: &OrderColumns<'_>, trades: &TradeColumns) -> Linking {
+    let order_count = orders.len();
+    assert!(
+        order_count < NO_ROW as usize && trades.len() < NO_ROW as usize,
+        "a partition holds fewer than 2^32 - 1 rows per file"
+    );
+
+    // Order id -> first row.
+    let mut first_row: HashMap<u64, u32, BuildHasherDefault<OrderIdHasher>> =
+        HashMap::with_capacity_and_hasher(order_count, BuildHasherDefault::default());
+    let mut canonical_rows = Vec::with_capacity(order_count);
+    let mut duplicate_orders = 0;
+    for (row, &id) in orders.order_id.iter().enumerate() {
+        match first_row.entry(id) {
+            std::collections::hash_map::Entry::Occupied(_) => duplicate_orders += 1,
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(row as u32);
+                canonical_rows.push(row as u32);
+            }
+        }
+    }
+    let row_of = |id: u64| -> u32 {
+        if id == 0 {
+            NO_ROW
+        } else {
+            first_row.get(&id).copied().unwrap_or(NO_ROW)
+        }
+    };
+
+    // Trades by (time, trade_id); a stable sort keeps file order for ties.
+    // Feeds are usually already in time order, which the sort detects in one
+    // pass.
+    let mut trade_order: Vec<u32> = (0..trades.len() as u32).collect();
+    trade_order.sort_by_key(|&t| (trades.time_ns[t as usize], trades.trade_id[t as usize]));
+
+    // One pass over the trades: matched flags, linking, and each trade's
+    // taker row.
+    let mut matched = vec![false; order_count];
+    let mut unlinked_trades = 0;
+    let mut taker_row_of_trade = vec![NO_ROW; trades.len()];
+    let mut fill_counts = vec![0u32; order_count + 1];
+    for trade in 0..trades.len() {
+        let buy_row = row_of(trades.buy_order_id[trade]);
+        let sell_row = row_of(trades.sell_order_id[trade]);
+        for row in [buy_row, sell_row] {
+            if row != NO_ROW {
+                matched[row as usize] = true;
+            }
+        }
+        if buy_row == NO_ROW || sell_row == NO_ROW {
+            unlinked_trades += 1;
+        }
+        if let Some(id) = taker_id(trades, trade) {
+            let row = row_of(id);
+            if row != NO_ROW {
+                taker_row_of_trade[trade] = row;
+                fill_counts[row as usize + 1] += 1;
+            }
+        }
+    }
+
+    // Counting sort of the fills by taker row, visiting trades in time order
+    // so every taker's fills come out in (time, trade_id) order.
+    let mut fill_start = fill_counts;
+    for row in 0..order_count {
+        fill_start[row + 1] += fill_start[row];
+    }
+    let mut next_slot: Vec<u32> = fill_start[..order_count].to_vec();
+    let mut fills = vec![0u32; fill_start[order_count] as usize];
+    for &trade in &trade_order {
+        let row = taker_row_of_trade[trade as usize];
+        if row != NO_ROW {
+            let slot = &mut next_slot[row as usize];
+            fills[*slot as usize] = trade;
+            *slot += 1;
+        }
+    }
+
+    Linking {
+        canonical_rows,
+        duplicate_orders,
+        matched,
+        unlinked_trades,
+        trade_order,
+        fill_start,
+        fills,
+    }
+}
+
+/// The reference price of an order arriving at `time_ns`: the price of the
+/// last trade, linked or not, by `(time, trade_id)`, strictly earlier.
+/// `sorted_trade_times` are the trade times in `trade_order`.
+pub(crate) fn reference_price(
+    time_ns: u64,
+    sorted_trade_times: &[u64],
+    trade_order: &[u32],
+    trades: &TradeColumns,
+) -> Option<f64> {
+    let earlier = sorted_trade_times.partition_point(|&t| t < time_ns);
+    let last_earlier = *trade_order.get(earlier.checked_sub(1)?)?;
+    Some(trades.price[last_earlier as usize])
+}

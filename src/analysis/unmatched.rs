@@ -1,0 +1,139 @@
+//! `stats/unmatched/unmatched_orders_analysis.csv`: for buy orders, sell
+//! orders and all orders, how many never traded, how large they were, and
+//! how far the unmatched limit orders sat from the market (the reference
+//! price) when they arrived, in basis points, positive = passive.
+
+use super::linking::{Linking, reference_price};
+use super::load::PartitionData;
+use crate::format::{OrderType, Side};
+use crate::stats::{mean, percentile_of_sorted, push_count, push_float};
+
+/// The header line of the unmatched orders file.
+pub const UNMATCHED_HEADER: &str = "side,orders,unmatched,unmatched_share,qty_mean,qty_median,qty_p90,limit_orders,with_reference,distance_bps_mean,distance_bps_median,distance_bps_p90,marketable,within_10bps,within_50bps,within_100bps,beyond_100bps";
+
+/// The distance buckets' upper bounds in bps: (0,10], (10,50], (50,100].
+const BUCKET_BOUNDS: [f64; 3] = [10.0, 50.0, 100.0];
+
+/// Accumulates one row of the file.
+#[derive(Default)]
+struct SideRow {
+    orders: u64,
+    unmatched_qty: Vec<f64>,
+    limit_orders: u64,
+    distances: Vec<f64>,
+    marketable: u64,
+    /// Counts for (0,10], (10,50], (50,100], > 100.
+    buckets: [u64; 4],
+}
+
+impl SideRow {
+    fn add_distance(&mut self, distance: f64) {
+        self.distances.push(distance);
+        if distance <= 0.0 {
+            self.marketable += 1;
+        } else {
+            let bucket = BUCKET_BOUNDS
+                .iter()
+                .position(|&bound| distance <= bound)
+                .unwrap_or(BUCKET_BOUNDS.len());
+            self.buckets[bucket] += 1;
+        }
+    }
+
+    fn write(&self, side: &str, out: &mut Vec<u8>, scratch: &mut Vec<f64>) {
+        let unmatched = self.unmatched_qty.len() as u64;
+        out.extend_from_slice(side.as_bytes());
+        out.push(b',');
+        push_count(out, self.orders);
+        out.push(b',');
+        push_count(out, unmatched);
+        out.push(b',');
+        push_float(
+            out,
+            (self.orders > 0).then(|| unmatched as f64 / self.orders as f64),
+        );
+        push_mean_median_p90(&self.unmatched_qty, out, scratch);
+        out.push(b',');
+        push_count(out, self.limit_orders);
+        out.push(b',');
+        push_count(out, self.distances.len() as u64);
+        push_mean_median_p90(&self.distances, out, scratch);
+        for count in std::iter::once(self.marketable).chain(self.buckets) {
+            out.push(b',');
+            push_count(out, count);
+        }
+        out.push(b'\n');
+    }
+}
+
+/// Appends `,mean,median,p90` of `values` (three empty fields when there are
+/// none), NumPy-exact like the summary file.
+fn push_mean_median_p90(values: &[f64], out: &mut Vec<u8>, scratch: &mut Vec<f64>) {
+    scratch.clear();
+    scratch.extend_from_slice(values);
+    scratch.sort_unstable_by(f64::total_cmp);
+    for statistic in [
+        mean(values),
+        percentile_of_sorted(scratch, 50.0),
+        percentile_of_sorted(scratch, 90.0),
+    ] {
+        out.push(b',');
+        push_float(out, statistic);
+    }
+}
+
+/// Writes the unmatched orders file's text (header included) to `out`.
+pub fn write_unmatched(data: &PartitionData<'_>, linking: &Linking, out: &mut Vec<u8>) {
+    let orders = &data.orders;
+    let trades = &data.trades;
+    let sorted_trade_times: Vec<u64> = linking
+        .trade_order
+        .iter()
+        .map(|&t| trades.time_ns[t as usize])
+        .collect();
+    // Rows B, S, ALL; every order counts in its side's row and in ALL.
+    let mut rows: [SideRow; 3] = Default::default();
+    for &row in &linking.canonical_rows {
+        let r = row as usize;
+        let side = orders.side[r];
+        let targets = [if side == Side::Buy { 0 } else { 1 }, 2];
+        for &target in &targets {
+            rows[target].orders += 1;
+        }
+        if linking.matched[r] {
+            continue;
+        }
+        let distance = if orders.order_type[r] == OrderType::Limit {
+            orders.price[r].and_then(|price| {
+                let reference = reference_price(
+                    orders.time_ns[r],
+                    &sorted_trade_times,
+                    &linking.trade_order,
+                    trades,
+                )?;
+                Some(match side {
+                    Side::Buy => (reference - price) / reference * 1e4,
+                    Side::Sell => (price - reference) / reference * 1e4,
+                })
+            })
+        } else {
+            None
+        };
+        for &target in &targets {
+            let side_row = &mut rows[target];
+            side_row.unmatched_qty.push(orders.quantity[r]);
+            if orders.order_type[r] == OrderType::Limit {
+                side_row.limit_orders += 1;
+                if let Some(distance) = distance {
+                    side_row.add_distance(distance);
+                }
+            }
+        }
+    }
+    out.extend_from_slice(UNMATCHED_HEADER.as_bytes());
+    out.push(b'\n');
+    let mut scratch = Vec::new();
+    for (name, row) in ["B", "S", "ALL"].into_iter().zip(&rows) {
+        row.write(name, out, &mut scratch);
+    }
+}

@@ -1,0 +1,217 @@
+//! Descriptive statistics computed exactly as NumPy computes them, so that
+//! means, standard deviations and percentiles match the Python reference
+//! pipeline to the last bit, not merely to a tolerance.
+//!
+//! NumPy sums a contiguous `float64` array with *pairwise summation* (blocks of
+//! up to 128 values summed with eight interleaved accumulators, larger arrays
+//! split in halves), starting from the additive identity `0.0`. A plain
+//! left-to-right sum rounds differently, so [`numpy_sum`] reproduces the
+//! pairwise scheme; [`mean`] and [`sample_variance`] are built on it the way
+//! `np.mean` and `np.var(ddof=1)` are.
+//!
+//! One deliberate departure: a group whose values are all equal has a variance
+//! of exactly 0 (SPEC §4). NumPy can return a tiny positive number there
+//! (the mean of `[0.1, 0.1, 0.1]` is not exactly `0.1`), which would turn an
+//! undefined test into a meaningless one.
+
+/// Below this length a pairwise block is summed left to right.
+const UNROLL: usize = 8;
+/// Blocks up to this length are summed with `UNROLL` interleaved accumulators.
+const PAIRWISE_BLOCK: usize = 128;
+
+/// The sum of `values` as `np.sum` computes it for a contiguous array.
+pub fn numpy_sum(values: &[f64]) -> f64 {
+    // The reduction starts from the identity 0.0, which also turns a lone
+    // -0.0 into 0.0, as NumPy does.
+    0.0 + pairwise_sum(values)
+}
+
+fn pairwise_sum(values: &[f64]) -> f64 {
+    let n = values.len();
+    if n < UNROLL {
+        let mut sum = 0.0;
+        for &v in values {
+            sum += v;
+        }
+        sum
+    } else if n <= PAIRWISE_BLOCK {
+        let mut acc = [0.0f64; UNROLL];
+        acc.copy_from_slice(&values[..UNROLL]);
+        let whole = n - n % UNROLL;
+        let mut i = UNROLL;
+        while i < whole {
+            for (lane, slot) in acc.iter_mut().enumerate() {
+                *slot += values[i + lane];
+            }
+            i += UNROLL;
+        }
+        let mut sum =
+            ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+        for &v in &values[whole..] {
+            sum += v;
+        }
+        sum
+    } else {
+        // Split near the middle, keeping the first half a multiple of UNROLL.
+        let mut half = n / 2;
+        half -= half % UNROLL;
+        pairwise_sum(&values[..half]) + pairwise_sum(&values[half..])
+    }
+}
+
+/// The arithmetic mean (`np.mean`); `None` for no values.
+pub fn mean(values: &[f64]) -> Option<f64> {
+    if values.is_empty() {
+        None
+    } else {
+        Some(numpy_sum(values) / values.len() as f64)
+    }
+}
+
+/// True when every value equals the first (so the spread is exactly 0).
+fn all_equal(values: &[f64]) -> bool {
+    match values.split_first() {
+        Some((first, rest)) => rest.iter().all(|v| v == first),
+        None => true,
+    }
+}
+
+/// The sample variance over n − 1 degrees of freedom (`np.var(ddof=1)`):
+/// two passes, squared deviations from the mean summed pairwise. Exactly 0
+/// when all values are equal; `None` for fewer than two values.
+pub fn sample_variance(values: &[f64]) -> Option<f64> {
+    if values.len() < 2 {
+        return None;
+    }
+    if all_equal(values) {
+        return Some(0.0);
+    }
+    let centre = mean(values)?;
+    let squared_deviations: Vec<f64> = values
+        .iter()
+        .map(|v| {
+            let d = v - centre;
+            d * d
+        })
+        .collect();
+    Some(numpy_sum(&squared_deviations) / (values.len() - 1) as f64)
+}
+
+/// The sample standard deviation (`np.std(ddof=1)`); see [`sample_variance`].
+pub fn sample_std(values: &[f64]) -> Option<f64> {
+    sample_variance(values).map(f64::sqrt)
+}
+
+/// NumPy's linear interpolation `a + (b − a)·t`, evaluated from the nearer end
+/// (`b − (b − a)·(1 − t)` when `t ≥ 0.5`) exactly as `numpy.lib._lerp` does.
+fn lerp(a: f64, b: f64, t: f64) -> f64 {
+    let diff = b - a;
+    if t >= 0.5 {
+        b - diff * (1.0 - t)
+    } else {
+        a + diff * t
+    }
+}
+
+/// `np.percentile(values, percent)` with the default `'linear'` method, for
+/// values already sorted ascending; `None` for no values.
+pub fn percentile_of_sorted(sorted: &[f64], percent: f64) -> Option<f64> {
+    let last = sorted.len().checked_sub(1)?;
+    let quantile = percent / 100.0;
+    let virtual_index = last as f64 * quantile;
+    if virtual_index >= last as f64 {
+        return Some(sorted[last]);
+    }
+    if virtual_index <= 0.0 {
+        return Some(sorted[0]);
+    }
+    let below = virtual_index.floor();
+    let gamma = virtual_index - below;
+    let i = below as usize;
+    Some(lerp(sorted[i], sorted[i + 1], gamma))
+}
+
+/// The summary statistics of one group of values (a row of
+/// `sweep_order_comparison_summary.csv`). Every statistic is `None` for an
+/// empty group, and `std` also for a single value.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Description {
+    /// How many values.
+    pub count: u64,
+    /// Arithmetic mean.
+    pub mean: Option<f64>,
+    /// Sample standard deviation (n − 1).
+    pub std: Option<f64>,
+    /// Smallest value.
+    pub min: Option<f64>,
+    /// 25th percentile.
+    pub p25: Option<f64>,
+    /// 50th percentile.
+    pub median: Option<f64>,
+    /// 75th percentile.
+    pub p75: Option<f64>,
+    /// 90th percentile.
+    pub p90: Option<f64>,
+    /// 99th percentile.
+    pub p99: Option<f64>,
+    /// Largest value.
+    pub max: Option<f64>,
+}
+
+impl Description {
+    /// Describes `values` (in the order given: the mean depends on it in the
+    /// last bit, as NumPy's does). `scratch` is reused for the sorted copy.
+    pub fn of(values: &[f64], scratch: &mut Vec<f64>) -> Description {
+        scratch.clear();
+        scratch.extend_from_slice(values);
+        scratch.sort_unstable_by(f64::total_cmp);
+        let sorted = scratch.as_slice();
+        Description {
+            count: values.len() as u64,
+            mean: mean(values),
+            std: sample_std(values),
+            min: sorted.first().copied(),
+            p25: percentile_of_sorted(sorted, 25.0),
+            median: percentile_of_sorted(sorted, 50.0),
+            p75: percentile_of_sorted(sorted, 75.0),
+            p90: percentile_of_sorted(sorted, 90.0),
+            p99: percentile_of_sorted(sorted, 99.0),
+            max: sorted.last().copied(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairwise_sum_of_short_and_long_arrays() {
+        assert_eq!(numpy_sum(&[]), 0.0);
+        assert_eq!(numpy_sum(&[1.0, 2.0, 3.0]), 6.0);
+        let long: Vec<f64> = (1..=1000).map(f64::from).collect();
+        assert_eq!(numpy_sum(&long), 500_500.0);
+        assert!(numpy_sum(&[-0.0]).is_sign_positive());
+    }
+
+    #[test]
+    fn constant_groups_have_exactly_zero_spread() {
+        assert_eq!(sample_std(&[0.1, 0.1, 0.1]), Some(0.0));
+        assert_eq!(sample_std(&[7.0]), None);
+        assert_eq!(
+            sample_std(&[1.0, 2.0, 3.0, 4.0]),
+            Some((5.0f64 / 3.0).sqrt())
+        );
+    }
+
+    #[test]
+    fn percentiles_match_numpy_linear() {
+        let sorted = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(percentile_of_sorted(&sorted, 50.0), Some(2.5));
+        assert_eq!(percentile_of_sorted(&sorted, 25.0), Some(1.75));
+        assert_eq!(percentile_of_sorted(&sorted, 90.0), Some(3.7));
+        assert_eq!(percentile_of_sorted(&sorted, 100.0), Some(4.0));
+        assert_eq!(percentile_of_sorted(&[5.0], 99.0), Some(5.0));
+        assert_eq!(percentile_of_sorted(&[], 50.0), None);
+    }
+}
