@@ -59,7 +59,9 @@ pub fn run(args: RegistryArgs) -> Result<()> {
             let reset = registry.reset_failed()?;
             registry.sync()?;
             registry.compact()?;
-            eprintln!("{reset} failed partition(s) reset to pending; run again with --resume (or `process`) to retry them");
+            eprintln!(
+                "{reset} failed partition(s) reset to pending; run again with --resume (or `process`) to retry them"
+            );
             Ok(())
         }
     }
