@@ -55,13 +55,13 @@ fn reference() -> &'static Reference {
         let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("crash_safety");
         let _ = fs::remove_dir_all(&root);
         fs::create_dir_all(&root).unwrap();
-        // 4 dates × 15 securities = 60 partitions, about 16 MB of input.
+        // 4 dates × 15 securities = 60 partitions, about 8 MB of input.
         let inputs = generate(
             &root.join("input"),
             Generated {
                 dates: 4,
                 securities: 15,
-                orders_per_partition: 3000,
+                orders_per_partition: 1500,
                 seed: 20240905,
                 with_aggressor: false,
             },
@@ -116,10 +116,12 @@ impl Drop for Running {
 }
 
 fn spawn_run(reference: &Reference, output: &Path, resume: bool) -> Running {
+    spawn_run_with(reference, output, if resume { &["--resume"] } else { &[] })
+}
+
+fn spawn_run_with(reference: &Reference, output: &Path, flags: &[&str]) -> Running {
     let mut extra = vec!["--workers", WORKERS];
-    if resume {
-        extra.push("--resume");
-    }
+    extra.extend_from_slice(flags);
     let child = common::binary()
         .args(run_args(&reference.inputs, output, &extra))
         .stdin(Stdio::null())
@@ -336,6 +338,10 @@ fn check_final(reference: &Reference, output: &Path, context: &str) {
 struct KillPoint {
     moment: Moment,
     extra_kills: usize,
+    /// Runs of this point use `--no-fsync`. A SIGKILL leaves the page cache
+    /// intact, so the result must be the same; it halves the run time and
+    /// covers that path too.
+    no_fsync: bool,
 }
 
 /// Runs every kill point in its own output folder and checks it; returns
@@ -347,9 +353,18 @@ fn kill_and_resume(points: &[KillPoint]) -> BTreeMap<Landing, usize> {
         let output = reference.root.join(format!("killed-{index}"));
         let _ = fs::remove_dir_all(&output);
         let mut moment = point.moment;
+        let fsync_flag: &[&str] = if point.no_fsync { &["--no-fsync"] } else { &[] };
         for kill in 0..=point.extra_kills {
-            let context = format!("kill point {index} ({:?}), kill {kill}", point.moment);
-            let mut running = spawn_run(reference, &output, kill > 0);
+            let context = format!(
+                "kill point {index} ({:?}{}), kill {kill}",
+                point.moment,
+                if point.no_fsync { ", --no-fsync" } else { "" }
+            );
+            let mut flags = fsync_flag.to_vec();
+            if kill > 0 {
+                flags.push("--resume");
+            }
+            let mut running = spawn_run_with(reference, &output, &flags);
             let landing = if kill_at(reference, &output, &mut running, moment) {
                 check_after_kill(reference, &output, &context)
             } else {
@@ -364,11 +379,9 @@ fn kill_and_resume(points: &[KillPoint]) -> BTreeMap<Landing, usize> {
             }
         }
         let context = format!("kill point {index} ({:?}), final resume", point.moment);
-        let outcome = run(run_args(
-            &reference.inputs,
-            &output,
-            &["--workers", WORKERS, "--resume"],
-        ));
+        let mut flags = vec!["--workers", WORKERS, "--resume"];
+        flags.extend_from_slice(fsync_flag);
+        let outcome = run(run_args(&reference.inputs, &output, &flags));
         outcome.expect_code(0);
         check_final(reference, &output, &context);
         fs::remove_dir_all(&output).unwrap();
@@ -390,6 +403,7 @@ fn kill_points(extraction: &[f64], processing: &[f64], repeat_every: usize) -> V
             } else {
                 0
             },
+            no_fsync: i % 2 == 1,
         })
         .collect()
 }
@@ -406,7 +420,7 @@ fn killed_at_many_moments_then_resumed_equals_an_uninterrupted_run() {
     // processing (0 = right as `partitions/` appears, before the registry
     // records the end of extraction; 1.0 and beyond reach the final
     // compaction and exit). Every third point is killed twice more while
-    // resuming.
+    // resuming; every other point runs with --no-fsync.
     let points = kill_points(
         &[0.0, 0.01, 0.1, 0.25, 0.4, 0.6, 0.8, 0.95],
         &[0.0, 0.02, 0.15, 0.35, 0.55, 0.75, 0.92, 1.0],
@@ -670,4 +684,89 @@ fn a_corrupt_record_in_the_middle_of_the_log_is_reported_with_its_offset() {
         );
         fs::remove_dir_all(&output).unwrap();
     }
+}
+
+/// `--force` discards the registry before the old partitions: killed at
+/// any moment of a forced run over a finished one, no completed record
+/// points at missing files, and `--resume` finishes with the same output.
+#[test]
+fn a_forced_run_killed_at_many_moments_resumes_to_the_same_output() {
+    let reference = reference();
+    for (index, moment) in [
+        Moment::IntoExtraction(0.02),
+        Moment::IntoExtraction(0.6),
+        Moment::IntoProcessing(0.5),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let context = format!("forced run killed at {moment:?}");
+        let output = copy_of_reference(&format!("forced-{index}"));
+        // The old partitions exist: wait for the new ones by the registry,
+        // not by the folder.
+        let moment = match moment {
+            Moment::IntoProcessing(f) => Moment::IntoExtraction(1.0 + f * 0.5),
+            other => other,
+        };
+        let mut running = spawn_run_with(reference, &output, &["--force"]);
+        if kill_at(reference, &output, &mut running, moment) {
+            check_after_kill(reference, &output, &context);
+        }
+        run(run_args(
+            &reference.inputs,
+            &output,
+            &["--workers", WORKERS, "--resume"],
+        ))
+        .expect_code(0);
+        check_final(reference, &output, &context);
+        fs::remove_dir_all(&output).unwrap();
+    }
+}
+
+/// One writer per folder: while a run goes, a second run, `--force` or
+/// `process` on its folder is refused at once and disturbs nothing;
+/// `registry list` (read-only) works.
+#[test]
+fn a_second_writer_is_refused_while_a_run_is_going() {
+    let reference = reference();
+    let output = reference.root.join("two-writers");
+    let _ = fs::remove_dir_all(&output);
+    let mut first = spawn_run(reference, &output, false);
+    let started = Instant::now();
+    while log_records(&fs::read(output.join(LOG)).unwrap_or_default()).is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(30), "no registry");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let out = output.to_str().unwrap();
+    let mut refusals = Vec::new();
+    for flag in ["--resume", "--force"] {
+        let outcome = run(run_args(
+            &reference.inputs,
+            &output,
+            &["--workers", WORKERS, flag],
+        ));
+        refusals.push((flag, outcome));
+    }
+    refusals.push(("process", run(["process", "--output", out, "--quiet"])));
+    refusals.push((
+        "reset-failed",
+        run(["registry", "reset-failed", "--output", out]),
+    ));
+    let listed = run(["registry", "list", "--output", out]);
+    assert!(
+        first.0.try_wait().unwrap().is_none(),
+        "the first run ended before the others were tried: the test proves nothing"
+    );
+    for (what, outcome) in &refusals {
+        assert!(
+            outcome.code.is_some_and(|code| code != 0)
+                && outcome.stderr.contains("another sweep-pipeline process"),
+            "{what} while a run is going: {outcome:?}"
+        );
+    }
+    listed.expect_code(0);
+    let status = first.0.wait().unwrap();
+    assert!(status.success(), "{status}");
+    check_final(reference, &output, "after refused second writers");
+    fs::remove_dir_all(&output).unwrap();
 }
