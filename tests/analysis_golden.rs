@@ -24,7 +24,14 @@ use sweep_pipeline::analysis::{AnalysisOptions, PartitionFigures, analyse_partit
 
 const KEY: &str = "2024-01-02/TEST";
 const STATS_TOLERANCE: f64 = 1e-9;
-const TOLERANT_COLUMNS: [&str; 6] = ["welch_t", "welch_df", "welch_p", "mannwhitney_p", "ks_p", "cohens_d"];
+const TOLERANT_COLUMNS: [&str; 6] = [
+    "welch_t",
+    "welch_df",
+    "welch_p",
+    "mannwhitney_p",
+    "ks_p",
+    "cohens_d",
+];
 const OUTPUTS: [&str; 4] = [
     "matched/sweep_order_comparison_detailed.csv",
     "matched/sweep_order_comparison_summary.csv",
@@ -37,12 +44,18 @@ fn golden_dir() -> PathBuf {
 }
 
 /// Copies a case's input into `root/partitions/DATE/CODE` and analyses it.
-fn run_case(input: &Path, key: &str, root: &Path, options: &AnalysisOptions) -> (PathBuf, PartitionFigures) {
+fn run_case(
+    input: &Path,
+    key: &str,
+    root: &Path,
+    options: &AnalysisOptions,
+) -> (PathBuf, PartitionFigures) {
     let partition = root.join("partitions").join(key);
     fs::create_dir_all(&partition).unwrap();
     fs::copy(input.join("orders.csv"), partition.join("orders.csv")).unwrap();
     fs::copy(input.join("trades.csv"), partition.join("trades.csv")).unwrap();
-    let figures = analyse_partition(&partition, key, options).unwrap_or_else(|e| panic!("{}: {e}", input.display()));
+    let figures = analyse_partition(&partition, key, options)
+        .unwrap_or_else(|e| panic!("{}: {e}", input.display()));
     (partition, figures)
 }
 
@@ -66,7 +79,11 @@ fn compare_file(name: &str, actual: &str, expected: &str) -> Vec<String> {
     let actual_lines: Vec<&str> = actual.lines().collect();
     let expected_lines: Vec<&str> = expected.lines().collect();
     if actual_lines.len() != expected_lines.len() {
-        problems.push(format!("{name}: {} lines, expected {}", actual_lines.len(), expected_lines.len()));
+        problems.push(format!(
+            "{name}: {} lines, expected {}",
+            actual_lines.len(),
+            expected_lines.len()
+        ));
         return problems;
     }
     let header: Vec<&str> = expected_lines[0].split(',').collect();
@@ -74,9 +91,13 @@ fn compare_file(name: &str, actual: &str, expected: &str) -> Vec<String> {
         if a == e {
             continue;
         }
-        let (a_fields, e_fields): (Vec<&str>, Vec<&str>) = (a.split(',').collect(), e.split(',').collect());
+        let (a_fields, e_fields): (Vec<&str>, Vec<&str>) =
+            (a.split(',').collect(), e.split(',').collect());
         if a_fields.len() != e_fields.len() || number == 0 {
-            problems.push(format!("{name}:{}: got\n  {a}\nexpected\n  {e}", number + 1));
+            problems.push(format!(
+                "{name}:{}: got\n  {a}\nexpected\n  {e}",
+                number + 1
+            ));
             continue;
         }
         for (column, (af, ef)) in header.iter().zip(a_fields.iter().zip(&e_fields)) {
@@ -89,7 +110,11 @@ fn compare_file(name: &str, actual: &str, expected: &str) -> Vec<String> {
                     _ => false,
                 };
             if !close {
-                problems.push(format!("{name}:{} ({}) column {column}: got {af:?}, expected {ef:?}", number + 1, e_fields[0]));
+                problems.push(format!(
+                    "{name}:{} ({}) column {column}: got {af:?}, expected {ef:?}",
+                    number + 1,
+                    e_fields[0]
+                ));
             }
         }
     }
@@ -98,7 +123,10 @@ fn compare_file(name: &str, actual: &str, expected: &str) -> Vec<String> {
 
 #[test]
 fn every_golden_case_matches_scipy() {
-    let mut cases: Vec<PathBuf> = fs::read_dir(golden_dir()).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut cases: Vec<PathBuf> = fs::read_dir(golden_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     cases.sort();
     assert!(cases.len() >= 10, "golden cases missing: {cases:?}");
     let mut problems = Vec::new();
@@ -108,19 +136,33 @@ fn every_golden_case_matches_scipy() {
         let sweep_min_levels = fs::read_to_string(input.join("sweep_min_levels"))
             .map(|text| text.trim().parse().unwrap())
             .unwrap_or(2);
-        let options = AnalysisOptions { sweep_min_levels, fsync: false };
+        let options = AnalysisOptions {
+            sweep_min_levels,
+            fsync: false,
+        };
         let root = tempfile::tempdir().unwrap();
         let (partition, figures) = run_case(&input, KEY, root.path(), &options);
         let expected_figures = fs::read_to_string(case.join("expected/figures.txt")).unwrap();
         if figures_text(&figures) != expected_figures {
-            problems.push(format!("{name}: figures {figures:?}, expected\n{expected_figures}"));
+            problems.push(format!(
+                "{name}: figures {figures:?}, expected\n{expected_figures}"
+            ));
         }
         for output in OUTPUTS {
             let actual = fs::read_to_string(partition.join("stats").join(output)).unwrap();
             let file_name = Path::new(output).file_name().unwrap();
             let expected = fs::read_to_string(case.join("expected").join(file_name)).unwrap();
-            problems.extend(compare_file(&format!("{name}/{output}"), &actual, &expected));
+            problems.extend(compare_file(
+                &format!("{name}/{output}"),
+                &actual,
+                &expected,
+            ));
         }
     }
-    assert!(problems.is_empty(), "{} mismatches:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} mismatches:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }

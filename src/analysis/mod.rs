@@ -24,7 +24,9 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 
-pub use load::{OrderColumns, PartitionData, PartitionFiles, TradeColumns, parse_orders, parse_trades};
+pub use load::{
+    OrderColumns, PartitionData, PartitionFiles, TradeColumns, parse_orders, parse_trades,
+};
 pub use takers::{Group, Metric, TakerMetrics};
 
 /// File names of the outputs, inside `stats/matched` and `stats/unmatched`.
