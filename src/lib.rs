@@ -16,6 +16,7 @@
 //! | [`analysis`] | phase 2: the per-partition sweep-order analyses (SPEC §4) |
 //! | [`registry`] | the crash-safe partition registry (SPEC §5) |
 //! | [`engine`] | the work-stealing pool that runs analyses over partitions |
+//! | [`run`] | a whole run: registry guard, extraction, processing, resume |
 //! | [`system`] | machine facts and the defaults derived from them |
 
 pub mod analysis;
@@ -27,6 +28,7 @@ pub mod generate;
 pub mod partition;
 pub mod progress;
 pub mod registry;
+pub mod run;
 pub mod stats;
 pub mod system;
 

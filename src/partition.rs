@@ -20,8 +20,9 @@ pub const PARTITIONS_DIR: &str = "partitions";
 pub const REJECTED_DIR: &str = "rejected";
 
 /// A partition key: a date and a security code, stored inline (no heap) so
-/// the extractor can hash and copy it freely.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// the extractor can hash and copy it freely. The unused tail of `code` is
+/// always zero, so the derived equality and order are those of the code.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct PartitionKey {
     date: Date,
     code_len: u8,
@@ -72,6 +73,15 @@ impl PartitionKey {
         path.push(self.date.iso_string());
         path.push(self.security_code());
         path
+    }
+}
+
+impl std::hash::Hash for PartitionKey {
+    // Hashing only the code's used bytes, not the whole 32-byte array,
+    // matters: the extractor hashes a key per row.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.date.hash(state);
+        state.write(&self.code[..usize::from(self.code_len)]);
     }
 }
 

@@ -32,7 +32,10 @@ impl Hasher for OrderIdHasher {
     }
 
     fn write_u64(&mut self, id: u64) {
-        let product = u128::from(id ^ 0x243F_6A88_85A3_08D3) * u128::from(0x9E37_79B9_7F4A_7C15u64);
+        // A folded 64×64→128-bit multiply: both factors are 64-bit, so the
+        // product always fits.
+        let product =
+            u128::from(id ^ 0x243F_6A88_85A3_08D3) * u128::from(0x9E37_79B9_7F4A_7C15_u64);
         self.0 = (product as u64) ^ ((product >> 64) as u64);
     }
 }

@@ -40,6 +40,21 @@ pub struct Cli {
 pub enum Command {
     /// Phase 1 alone: split the inputs into partitions.
     Extract(RunArgs),
+    /// Synthetic data: orders and trades from a limit order book simulation.
+    Generate(super::generate_cmd::GenerateArgs),
+    /// Look at or repair the registry of an output folder.
+    Registry(super::registry_cmd::RegistryArgs),
+    /// Phase 2 alone: analyse every partition of an extracted folder.
+    Process(ProcessArgs),
+    /// Generate a small data set and run the whole pipeline on it.
+    Demo {
+        /// Where to put the demo (replaced if it holds an earlier demo).
+        #[arg(long, value_name = "DIR", default_value = "sweep-demo")]
+        output: PathBuf,
+        /// Never draw a progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Print machine facts and defaults (same as --show-system-info).
     SystemInfo {
         /// Print JSON.
@@ -52,7 +67,7 @@ pub enum Command {
 }
 
 /// Inputs and options of a run (the top-level invocation and `extract`).
-#[derive(Debug, Args, Clone, Default)]
+#[derive(Debug, Args, Clone)]
 pub struct RunArgs {
     /// Orders CSV (SPEC §2).
     #[arg(long, value_name = "ORDERS.csv")]
@@ -94,9 +109,45 @@ pub struct RunArgs {
     #[arg(long, hide = true)]
     pub no_mmap: bool,
 
+    /// Automatic retries of a failed partition.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub max_retries: u32,
+
+    /// A sweep fills at this many distinct prices or more (K >= 2).
+    #[arg(long, value_name = "K", default_value_t = 2, value_parser = clap::value_parser!(u32).range(2..))]
+    pub sweep_min_levels: u32,
+
     /// Do not pin worker threads to cores.
     #[arg(long, hide = true)]
     pub no_pin: bool,
+
+    /// Never draw a progress bar, even on a terminal.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Flags of `process`.
+#[derive(Debug, Args, Clone)]
+pub struct ProcessArgs {
+    /// The output folder of an extraction.
+    #[arg(long, value_name = "DIR")]
+    pub output: PathBuf,
+
+    /// Worker threads [default: one per logical core].
+    #[arg(long, env = "SWEEP_WORKERS", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub workers: Option<u32>,
+
+    /// Automatic retries of a failed partition.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub max_retries: u32,
+
+    /// A sweep fills at this many distinct prices or more (K >= 2).
+    #[arg(long, value_name = "K", default_value_t = 2, value_parser = clap::value_parser!(u32).range(2..))]
+    pub sweep_min_levels: u32,
+
+    /// Skip durability syncs (scratch runs only).
+    #[arg(long)]
+    pub no_fsync: bool,
 
     /// Never draw a progress bar, even on a terminal.
     #[arg(long)]

@@ -4,8 +4,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use sweep_pipeline::extract::{ExtractConfig, ExtractSummary, ReadStrategy, extract};
+use sweep_pipeline::extract::{ExtractConfig, ExtractSummary, ReadStrategy};
 use sweep_pipeline::progress::Progress;
+use sweep_pipeline::registry::RunInputs;
+use sweep_pipeline::run::{extract_recorded, open_registry};
 use sweep_pipeline::{Error, Result};
 
 use super::args::RunArgs;
@@ -52,24 +54,49 @@ pub fn config_from(args: &RunArgs) -> Result<ExtractConfig> {
     Ok(config)
 }
 
-/// Runs extraction with a progress display and prints its summary.
-pub fn run_extraction(mut config: ExtractConfig, quiet: bool) -> Result<ExtractSummary> {
+/// Runs `work` (an extraction) with a progress display on `config`'s
+/// counter; warns first when syncing is off.
+pub fn with_display<T>(
+    mut config: ExtractConfig,
+    quiet: bool,
+    work: impl FnOnce(&ExtractConfig) -> Result<T>,
+) -> Result<T> {
     if !config.fsync {
         eprintln!(
-            "note: --no-fsync: partition files are not synced to disk; a crash or power loss may lose them"
+            "note: --no-fsync: output is not synced to disk; a crash or power loss may lose it"
         );
     }
     let progress = Arc::new(Progress::default());
     config.progress = Some(Arc::clone(&progress));
     let display = ProgressDisplay::start("extract", Unit::Bytes, progress, quiet);
-    let result = extract(&config);
+    let result = work(&config);
     display.finish();
-    let summary = result?;
-    print_summary(&summary);
-    Ok(summary)
+    result
 }
 
-fn print_summary(summary: &ExtractSummary) {
+/// `extract`: phase 1 alone, recorded in the folder's registry so that
+/// `process` (or a resumed run) can follow.
+pub fn run(args: &RunArgs) -> Result<()> {
+    let config = config_from(args)?;
+    let mut registry = open_registry(
+        &config.output,
+        RunInputs::of(&config.orders, &config.trades, args.sweep_min_levels)?,
+        args.resume,
+        args.force,
+        config.fsync,
+    )?;
+    let summary = with_display(config, args.quiet, |config| {
+        extract_recorded(&mut registry, config)
+    })?;
+    match summary {
+        Some(summary) => print_extraction_summary(&summary),
+        None => eprintln!("extraction: already finished in this folder; nothing to do"),
+    }
+    Ok(())
+}
+
+/// The end-of-phase summary of extraction.
+pub fn print_extraction_summary(summary: &ExtractSummary) {
     let bytes = summary.orders.bytes + summary.trades.bytes;
     eprintln!(
         "extraction: {} partitions; orders {} rows ({} rejected), trades {} rows ({} rejected); {} in {:.2}s, {}/s{}",

@@ -6,8 +6,12 @@
 //! error.
 
 mod args;
+mod demo_cmd;
 mod extract_cmd;
+mod generate_cmd;
 mod progress_display;
+mod registry_cmd;
+mod run_cmd;
 mod system_info_cmd;
 
 use clap::Parser;
@@ -25,6 +29,7 @@ pub const EXIT_USAGE: i32 = 2;
 
 /// Entry point of the binary; returns the process exit code.
 pub fn main() -> i32 {
+    install_panic_hook();
     let cli = Cli::parse();
     match dispatch(cli) {
         Ok(code) => code,
@@ -46,8 +51,17 @@ fn dispatch(cli: Cli) -> Result<i32> {
     }
     match cli.command {
         Some(Command::Extract(args)) => {
-            let config = extract_cmd::config_from(&args)?;
-            extract_cmd::run_extraction(config, args.quiet)?;
+            extract_cmd::run(&args)?;
+            Ok(EXIT_OK)
+        }
+        Some(Command::Process(args)) => run_cmd::process(&args),
+        Some(Command::Demo { output, quiet }) => demo_cmd::run(&output, quiet),
+        Some(Command::Generate(args)) => {
+            generate_cmd::run(&args.config(), args.quiet)?;
+            Ok(EXIT_OK)
+        }
+        Some(Command::Registry(args)) => {
+            registry_cmd::run(args)?;
             Ok(EXIT_OK)
         }
         Some(Command::SystemInfo { json, output }) => {
@@ -60,10 +74,30 @@ fn dispatch(cli: Cli) -> Result<i32> {
                     "nothing to do: give --orders, --trades and --output, or a subcommand (see --help)",
                 ));
             }
-            let config = extract_cmd::config_from(&cli.run)?;
-            eprintln!("note: processing is not built yet; this run extracts partitions only");
-            extract_cmd::run_extraction(config, cli.run.quiet)?;
-            Ok(EXIT_OK)
+            run_cmd::run(&cli.run)
         }
     }
+}
+
+/// A panic inside a partition's analysis is caught at the partition boundary
+/// and recorded as that partition's error; the default hook would also dump
+/// a backtrace per attempt onto the progress display. One line, with the
+/// place, is enough to report it (set RUST_BACKTRACE=1 for the full trace).
+fn install_panic_hook() {
+    if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0") {
+        return;
+    }
+    std::panic::set_hook(Box::new(|info| {
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_owned());
+        eprintln!("internal error{place}: {message} (this is a bug; please report it)");
+    }));
 }

@@ -21,7 +21,6 @@ pub enum Unit {
     /// Input bytes.
     Bytes,
     /// Partitions.
-    #[expect(dead_code, reason = "shown by the processing phase, wired next")]
     Partitions,
 }
 

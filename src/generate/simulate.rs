@@ -1,0 +1,504 @@
+//! The order flow of one security for one day, and the rows it produces.
+//!
+//! Owns the behaviour of the simulated traders: when orders arrive, which
+//! side, how far from the touch passive orders rest, how large marketable
+//! orders are (heavy-tailed, with deliberate sweeps that walk several levels),
+//! and which resting orders get cancelled. Every order goes through the
+//! [`OrderBook`], so trades are exactly the book's fills: each names a real
+//! resting maker and the incoming taker, at the maker's price, at the taker's
+//! arrival time.
+//!
+//! A [`SecuritySim`] runs in steps ([`SecuritySim::run_until`]) so the caller
+//! can interleave many securities in time slices with bounded memory. Its
+//! output depends only on the seed, the day and the security, never on how
+//! the day is sliced or which thread runs it.
+//!
+//! Randomness comes from a PCG generator with its raw 64-bit outputs turned
+//! into numbers by the helpers below rather than by `rand`'s distributions, so
+//! the bytes stay the same across `rand` releases.
+
+use rand::Rng;
+use rand_pcg::Pcg64Mcg;
+
+use super::book::{Fill, OrderBook, Side};
+use super::calendar::{SESSION_MICROS, time_of_day};
+use super::rows::{self, RowBuffer, TimeText};
+
+/// Bits of a merge key that hold the security index; the session offset in
+/// microseconds sits above them. See [`merge_key`].
+pub const SECURITY_BITS: u32 = 27;
+
+/// Most securities a run can have, so that every index fits its key bits.
+pub const MAX_SECURITIES: u32 = 1 << SECURITY_BITS;
+
+/// Sort key of a row: time first, then security index, so rows of different
+/// securities at the same microsecond merge in a fixed order.
+pub fn merge_key(session_offset: u64, security: u32) -> u64 {
+    (session_offset << SECURITY_BITS) | u64::from(security)
+}
+
+/// Share of arrivals that are market orders (type `M`).
+const MARKET_ORDER_SHARE: f64 = 0.05;
+/// Share of arrivals that are limit orders priced through the touch.
+const MARKETABLE_LIMIT_SHARE: f64 = 0.17;
+/// Share of arrivals sized to walk several levels on purpose.
+const SWEEP_SHARE: f64 = 0.03;
+/// Expected cancellations per arrival for each resting order: the book
+/// settles where cancellations balance the resting inflow, about
+/// `0.7 / CANCEL_RATE` orders.
+const CANCEL_RATE: f64 = 1.0 / 120.0;
+/// Mean distance in ticks behind the touch of a passive order.
+const PASSIVE_OFFSET_MEAN: f64 = 3.0;
+/// Share of sell orders that are odd lots (fewer than 100 shares).
+const ODD_LOT_SHARE: f64 = 0.02;
+/// Daily price limit, as a fraction of the reference price.
+const PRICE_LIMIT: f64 = 0.10;
+
+/// A random generator for one purpose, seeded from the run seed and the
+/// purpose's coordinates by SplitMix64 so nearby coordinates give unrelated
+/// streams.
+pub fn stream_rng(seed: u64, purpose: u64, first: u64, second: u64) -> Pcg64Mcg {
+    let mut state = seed ^ 0x5851_f42d_4c95_7f2d;
+    let mut next = |value: u64| {
+        state = splitmix64(state ^ value);
+        state
+    };
+    next(purpose);
+    next(first);
+    let high = next(second);
+    let low = next(0x2545_f491_4f6c_dd1d);
+    Pcg64Mcg::new((u128::from(high) << 64) | u128::from(low))
+}
+
+fn splitmix64(mut value: u64) -> u64 {
+    value = value.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    value = (value ^ (value >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    value = (value ^ (value >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    value ^ (value >> 31)
+}
+
+/// Purposes of [`stream_rng`].
+const PURPOSE_PARTITION: u64 = 1;
+const PURPOSE_SECURITY: u64 = 2;
+
+/// Uniform in `[0, 1)` with 53 random bits.
+fn unit(rng: &mut Pcg64Mcg) -> f64 {
+    (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+/// Uniform in `(0, 1]`, safe to take the logarithm of.
+fn unit_open(rng: &mut Pcg64Mcg) -> f64 {
+    ((rng.next_u64() >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+/// Uniform integer in `0..bound` (`bound > 0`), by multiply-shift.
+fn below(rng: &mut Pcg64Mcg, bound: u64) -> u64 {
+    ((u128::from(rng.next_u64()) * u128::from(bound)) >> 64) as u64
+}
+
+/// Approximately standard normal (Irwin–Hall with 12 uniforms): only used
+/// when setting up a security or a day, never per order.
+fn roughly_normal(rng: &mut Pcg64Mcg) -> f64 {
+    (0..12).map(|_| unit(rng)).sum::<f64>() - 6.0
+}
+
+/// Pareto-distributed lot count: `scale / u^(1/shape)`, capped.
+fn pareto_lots(rng: &mut Pcg64Mcg, scale: f64, shape: f64, cap: u64) -> u64 {
+    let lots = scale * unit_open(rng).powf(-1.0 / shape);
+    (lots as u64).clamp(1, cap)
+}
+
+/// What stays fixed for a security across days: its price level and how
+/// active it is.
+#[derive(Clone, Copy, Debug)]
+pub struct SecurityProfile {
+    /// Reference price on the first day, in ticks.
+    pub first_reference_tick: u32,
+    /// Relative activity; the mean over securities is about 1.
+    pub activity: f64,
+}
+
+impl SecurityProfile {
+    /// The profile of security `security` under `seed`.
+    pub fn new(seed: u64, security: u32) -> SecurityProfile {
+        let mut rng = stream_rng(seed, PURPOSE_SECURITY, u64::from(security), 0);
+        // Prices spread log-uniformly over 3.00–60.00, like a stock index.
+        let price = 3.0 * 20f64.powf(unit(&mut rng));
+        // Log-normal activity with sigma 0.6 and mean 1.
+        let activity = (0.6 * roughly_normal(&mut rng) - 0.18).exp();
+        SecurityProfile {
+            first_reference_tick: (price * 100.0) as u32,
+            activity,
+        }
+    }
+
+    /// The reference (previous close) price of day `day` in ticks: a random
+    /// walk of daily returns from the first day's price, drawn from a stream
+    /// of the security alone so each partition can compute it independently.
+    pub fn reference_tick(&self, seed: u64, security: u32, day: u32) -> u32 {
+        let mut rng = stream_rng(seed, PURPOSE_SECURITY, u64::from(security), 1);
+        let mut price = f64::from(self.first_reference_tick);
+        for _ in 0..day {
+            price *= 1.0 + 0.02 * roughly_normal(&mut rng).clamp(-4.5, 4.5);
+            price = price.max(100.0);
+        }
+        price as u32
+    }
+}
+
+/// The state of one security's simulation for one day. See the module
+/// documentation.
+#[derive(Debug)]
+pub struct SecuritySim {
+    security: u32,
+    with_aggressor: bool,
+    rng: Pcg64Mcg,
+    book: OrderBook,
+    /// `date,security_code,` of every row.
+    prefix: Vec<u8>,
+    /// Orders of the day, and how many have arrived.
+    orders_total: u64,
+    orders_arrived: u64,
+    /// Position in `[0, 1)` of the last arrival among the day's sorted
+    /// uniform arrival positions.
+    arrival_position: f64,
+    /// Session offset of the next arrival (valid while orders remain).
+    next_arrival: u64,
+    trades: u64,
+    reference_tick: u32,
+    /// Drifting tilt towards buying (positive) or selling: it makes prices
+    /// trend within the day.
+    buy_pressure: f64,
+}
+
+impl SecuritySim {
+    /// A simulation for `security`, idle until [`SecuritySim::start_day`].
+    pub fn new(security: u32, with_aggressor: bool) -> SecuritySim {
+        SecuritySim {
+            security,
+            with_aggressor,
+            rng: Pcg64Mcg::new(0),
+            book: OrderBook::default(),
+            prefix: Vec::new(),
+            orders_total: 0,
+            orders_arrived: 0,
+            arrival_position: 0.0,
+            next_arrival: u64::MAX,
+            trades: 0,
+            reference_tick: 0,
+            buy_pressure: 0.0,
+        }
+    }
+
+    /// The security index.
+    pub fn security(&self) -> u32 {
+        self.security
+    }
+
+    /// Starts day `day` (`date` is its `YYYY-MM-DD`) with `orders` orders,
+    /// emptying the book.
+    pub fn start_day(
+        &mut self,
+        seed: u64,
+        profile: &SecurityProfile,
+        day: u32,
+        date: &[u8; 10],
+        orders: u64,
+    ) {
+        self.rng = stream_rng(
+            seed,
+            PURPOSE_PARTITION,
+            u64::from(day),
+            u64::from(self.security),
+        );
+        self.reference_tick = profile.reference_tick(seed, self.security, day);
+        let band = ((f64::from(self.reference_tick) * PRICE_LIMIT) as u32).max(5);
+        let lowest = self.reference_tick.saturating_sub(band).max(1);
+        self.book.reset(lowest, self.reference_tick + band);
+        self.prefix.clear();
+        self.prefix.extend_from_slice(date);
+        self.prefix.push(b',');
+        rows::push_u64(&mut self.prefix, security_code(self.security));
+        self.prefix.push(b',');
+        self.orders_total = orders;
+        self.orders_arrived = 0;
+        self.arrival_position = 0.0;
+        self.trades = 0;
+        self.buy_pressure = 0.0;
+        self.draw_next_arrival();
+    }
+
+    /// True when every order of the day has arrived.
+    pub fn day_finished(&self) -> bool {
+        self.orders_arrived == self.orders_total
+    }
+
+    /// Processes every arrival before session offset `end` (microseconds),
+    /// appending the rows it causes.
+    pub fn run_until(&mut self, end: u64, orders_out: &mut RowBuffer, trades_out: &mut RowBuffer) {
+        while !self.day_finished() && self.next_arrival < end {
+            self.arrive(orders_out, trades_out);
+            self.draw_next_arrival();
+        }
+    }
+
+    /// Draws the next arrival time: the arrival positions are the sorted
+    /// values of `orders_total` uniform draws over the session, generated in
+    /// order one at a time (the next order statistic given the last is
+    /// `1 - (1 - last) * V^(1/remaining)`), so no day is ever held in memory.
+    fn draw_next_arrival(&mut self) {
+        let remaining = self.orders_total - self.orders_arrived;
+        if remaining == 0 {
+            self.next_arrival = u64::MAX;
+            return;
+        }
+        let step = unit_open(&mut self.rng).powf(1.0 / remaining as f64);
+        self.arrival_position = 1.0 - (1.0 - self.arrival_position) * step;
+        let offset = (self.arrival_position * SESSION_MICROS as f64) as u64;
+        // Rounding can never move time backwards or past the close.
+        self.next_arrival = offset.clamp(
+            if self.orders_arrived == 0 {
+                0
+            } else {
+                self.next_arrival
+            },
+            SESSION_MICROS - 1,
+        );
+    }
+
+    /// One order arrives at `next_arrival`: some resting orders are
+    /// cancelled first, then the order is written, matched, and its rest (if
+    /// a limit order) joins the book.
+    fn arrive(&mut self, orders_out: &mut RowBuffer, trades_out: &mut RowBuffer) {
+        self.cancel_some();
+
+        self.orders_arrived += 1;
+        let order_id = self.orders_arrived;
+        let session_offset = self.next_arrival;
+        let key = merge_key(session_offset, self.security);
+        let time = rows::time_text(time_of_day(session_offset));
+
+        self.buy_pressure = self.buy_pressure * 0.998 + 0.01 * (unit(&mut self.rng) - 0.5);
+        let side = if unit(&mut self.rng) < 0.5 + self.buy_pressure.clamp(-0.2, 0.2) {
+            Side::Buy
+        } else {
+            Side::Sell
+        };
+        let (limit_tick, quantity) = self.choose_price_and_quantity(side);
+
+        rows::push_order(
+            orders_out,
+            key,
+            &self.prefix,
+            order_id,
+            &time,
+            side,
+            limit_tick,
+            quantity,
+        );
+        let left =
+            self.match_incoming(order_id, side, limit_tick, quantity, key, &time, trades_out);
+        if let (Some(tick), true) = (limit_tick, left > 0) {
+            self.book.add(order_id, side, tick, left);
+        }
+    }
+
+    /// Cancels on average `CANCEL_RATE` of the resting orders. Of two
+    /// resting orders picked at random the one further from its touch goes,
+    /// which keeps the book concentrated near the spread as in real books.
+    fn cancel_some(&mut self) {
+        let expected = self.book.live_orders() as f64 * CANCEL_RATE;
+        let mut count = expected as u32 + u32::from(unit(&mut self.rng) < expected.fract());
+        while count > 0 && self.book.live_orders() > 0 {
+            count -= 1;
+            let live = self.book.live_orders() as u64;
+            let first = self.book.live_slot(below(&mut self.rng, live) as usize);
+            let second = self.book.live_slot(below(&mut self.rng, live) as usize);
+            let victim = if self.distance_from_touch(first) >= self.distance_from_touch(second) {
+                first
+            } else {
+                second
+            };
+            self.book.cancel(victim);
+        }
+    }
+
+    fn distance_from_touch(&self, slot: u32) -> u32 {
+        match self.book.slot_side_and_tick(slot) {
+            (Side::Buy, tick) => self.book.best_bid().unwrap_or(tick) - tick,
+            (Side::Sell, tick) => tick - self.book.best_ask().unwrap_or(tick),
+        }
+    }
+
+    /// The new order's limit price (`None` for a market order) and quantity.
+    fn choose_price_and_quantity(&mut self, side: Side) -> (Option<u32>, u64) {
+        let lowest = self.book.lowest_tick();
+        let highest = self.book.highest_tick();
+        let opposite_touch = match side {
+            Side::Buy => self.book.best_ask(),
+            Side::Sell => self.book.best_bid(),
+        };
+        let kind = unit(&mut self.rng);
+
+        if let Some(touch) = opposite_touch {
+            if kind < SWEEP_SHARE {
+                // A sweep: take the first few levels and a bit more.
+                let levels = 2 + below(&mut self.rng, 4) as usize;
+                let depth = self.book.depth_against(side, levels);
+                let quantity = depth.div_ceil(100) * 100 + 100 * below(&mut self.rng, 10);
+                if unit(&mut self.rng) < 0.4 {
+                    return (None, quantity);
+                }
+                let reach = 5 + below(&mut self.rng, 20) as u32;
+                let limit = match side {
+                    Side::Buy => (touch + reach).min(highest),
+                    Side::Sell => touch.saturating_sub(reach).max(lowest),
+                };
+                return (Some(limit), quantity);
+            }
+            if kind < SWEEP_SHARE + MARKET_ORDER_SHARE {
+                return (None, self.taker_quantity(side));
+            }
+            if kind < SWEEP_SHARE + MARKET_ORDER_SHARE + MARKETABLE_LIMIT_SHARE {
+                let reach = (-unit_open(&mut self.rng).ln() * 1.5) as u32;
+                let limit = match side {
+                    Side::Buy => (touch + reach).min(highest),
+                    Side::Sell => touch.saturating_sub(reach).max(lowest),
+                };
+                return (Some(limit), self.taker_quantity(side));
+            }
+        }
+
+        // A passive limit order some ticks behind the touch of its side.
+        let own_touch = match side {
+            Side::Buy => self.book.best_bid(),
+            Side::Sell => self.book.best_ask(),
+        };
+        let anchor = match (side, opposite_touch, own_touch) {
+            (Side::Buy, Some(ask), _) => ask.saturating_sub(1),
+            (Side::Sell, Some(bid), _) => bid + 1,
+            (_, None, Some(own)) => own,
+            (Side::Buy, None, None) => self.reference_tick - 1,
+            (Side::Sell, None, None) => self.reference_tick + 1,
+        };
+        let offset = (-unit_open(&mut self.rng).ln() * PASSIVE_OFFSET_MEAN) as u32;
+        let tick = match side {
+            Side::Buy => anchor.saturating_sub(offset),
+            Side::Sell => anchor + offset,
+        }
+        .clamp(lowest, highest);
+        let quantity = if side == Side::Sell && unit(&mut self.rng) < ODD_LOT_SHARE {
+            1 + below(&mut self.rng, 99)
+        } else {
+            100 * pareto_lots(&mut self.rng, 2.0, 1.6, 500)
+        };
+        (Some(tick), quantity)
+    }
+
+    /// Size of an ordinary marketable order: heavy-tailed round lots, so the
+    /// largest ones walk the book on their own.
+    fn taker_quantity(&mut self, side: Side) -> u64 {
+        if side == Side::Sell && unit(&mut self.rng) < ODD_LOT_SHARE {
+            return 1 + below(&mut self.rng, 99);
+        }
+        100 * pareto_lots(&mut self.rng, 1.0, 1.1, 5_000)
+    }
+
+    /// Matches the incoming order and writes one trade row per fill. Returns
+    /// the unfilled quantity.
+    #[allow(clippy::too_many_arguments)]
+    fn match_incoming(
+        &mut self,
+        taker_id: u64,
+        side: Side,
+        limit_tick: Option<u32>,
+        quantity: u64,
+        key: u64,
+        time: &TimeText,
+        trades_out: &mut RowBuffer,
+    ) -> u64 {
+        let prefix = &self.prefix;
+        let trades = &mut self.trades;
+        let aggressor = self.with_aggressor.then_some(side);
+        self.book.execute(side, limit_tick, quantity, |fill: Fill| {
+            *trades += 1;
+            let (buy_id, sell_id) = match side {
+                Side::Buy => (taker_id, fill.maker_id),
+                Side::Sell => (fill.maker_id, taker_id),
+            };
+            rows::push_trade(
+                trades_out,
+                key,
+                prefix,
+                *trades,
+                time,
+                fill.tick,
+                fill.quantity,
+                buy_id,
+                sell_id,
+                aggressor,
+            );
+        })
+    }
+}
+
+/// The code of security `index`: 600000, 600001, ... (7 digits and more past
+/// 999999).
+pub fn security_code(index: u32) -> u64 {
+    600_000 + u64::from(index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_day(orders: u64, end: u64) -> (RowBuffer, RowBuffer, SecuritySim) {
+        let profile = SecurityProfile::new(7, 3);
+        let mut sim = SecuritySim::new(3, false);
+        sim.start_day(7, &profile, 0, b"2024-01-02", orders);
+        let (mut orders_out, mut trades_out) = (RowBuffer::default(), RowBuffer::default());
+        sim.run_until(end, &mut orders_out, &mut trades_out);
+        (orders_out, trades_out, sim)
+    }
+
+    #[test]
+    fn a_day_produces_all_its_orders_in_time_order() {
+        let (orders, trades, sim) = run_day(5_000, u64::MAX);
+        assert!(sim.day_finished());
+        assert_eq!(orders.rows(), 5_000);
+        assert!(trades.rows() > 500, "only {} trades", trades.rows());
+        assert!(orders.keys.windows(2).all(|pair| pair[0] <= pair[1]));
+        assert!(trades.keys.windows(2).all(|pair| pair[0] <= pair[1]));
+        assert!(
+            orders
+                .keys
+                .iter()
+                .all(|key| key & (MAX_SECURITIES as u64 - 1) == 3)
+        );
+    }
+
+    #[test]
+    fn slicing_the_day_does_not_change_the_rows() {
+        let (whole_orders, whole_trades, _) = run_day(3_000, u64::MAX);
+        let profile = SecurityProfile::new(7, 3);
+        let mut sim = SecuritySim::new(3, false);
+        sim.start_day(7, &profile, 0, b"2024-01-02", 3_000);
+        let (mut orders, mut trades) = (RowBuffer::default(), RowBuffer::default());
+        for slice in 1..=7 {
+            sim.run_until(SESSION_MICROS * slice / 7, &mut orders, &mut trades);
+        }
+        assert!(sim.day_finished());
+        assert_eq!(orders.bytes, whole_orders.bytes);
+        assert_eq!(trades.bytes, whole_trades.bytes);
+    }
+
+    #[test]
+    fn stream_rngs_differ_by_coordinates() {
+        let mut first = stream_rng(1, PURPOSE_PARTITION, 0, 0);
+        let mut second = stream_rng(1, PURPOSE_PARTITION, 0, 1);
+        let mut third = stream_rng(2, PURPOSE_PARTITION, 0, 0);
+        let a = first.next_u64();
+        assert_ne!(a, second.next_u64());
+        assert_ne!(a, third.next_u64());
+    }
+}

@@ -1,0 +1,369 @@
+//! A whole run: the registry guard, extraction, then processing, with the
+//! registry recording every step so a run killed at any instant resumes.
+//!
+//! The order of durable facts is what makes `kill -9` safe:
+//!
+//! 1. The registry is created (or reopened for `--resume`) before any
+//!    output exists; a new run into a folder holding one is refused.
+//! 2. Extraction writes into a staging folder that becomes `partitions/`
+//!    only when complete (and synced); only then is "extraction finished"
+//!    appended to the log. A resume that finds it missing extracts again
+//!    from scratch.
+//! 3. Each partition's stats files are written, synced and renamed by the
+//!    analysis before its `completed` record is appended, so a completed
+//!    record never points at missing files; a `running` record left by a
+//!    crash becomes pending on resume, and the analysis overwrites whatever
+//!    the interrupted attempt left.
+//! 4. The JSON snapshot is a compaction of the log, rewritten atomically.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+use crate::analysis::{self, AnalysisOptions};
+use crate::engine::{PoolEvent, Task, run_pool};
+use crate::error::{Error, Result};
+use crate::extract::{ExtractConfig, ExtractSummary, extract};
+use crate::partition::PartitionKey;
+use crate::progress::Progress;
+use crate::registry::{
+    ExtractionCounts, PartitionFigures, PartitionStatus, Registry, RegistryOptions, RunInputs,
+};
+
+/// Default retries of a failed partition (SPEC §6).
+pub const DEFAULT_MAX_RETRIES: u32 = 3;
+
+/// How often the JSON snapshot is refreshed while processing.
+const COMPACT_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Options of the processing phase.
+#[derive(Clone, Debug)]
+pub struct ProcessConfig {
+    /// The output folder holding `partitions/` and the registry.
+    pub output: PathBuf,
+    /// Worker threads.
+    pub workers: usize,
+    /// Retries after a partition's first failure.
+    pub max_retries: u32,
+    /// Minimum distinct fill prices of a sweep.
+    pub sweep_min_levels: u32,
+    /// Make stats files and the registry durable.
+    pub fsync: bool,
+    /// Partitions done, for a progress display.
+    pub progress: Option<Arc<Progress>>,
+}
+
+/// Options of a full run.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    /// Extraction options (inputs, output, workers, chunk size, strictness,
+    /// fsync).
+    pub extract: ExtractConfig,
+    /// Continue the run recorded in the output folder.
+    pub resume: bool,
+    /// Start over in an output folder that holds a run.
+    pub force: bool,
+    /// Retries after a partition's first failure.
+    pub max_retries: u32,
+    /// Minimum distinct fill prices of a sweep.
+    pub sweep_min_levels: u32,
+    /// Partitions done, for a progress display.
+    pub processing_progress: Option<Arc<Progress>>,
+}
+
+/// Per-partition processing time percentiles, from an HDR histogram.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DurationPercentiles {
+    /// Median.
+    pub p50: Duration,
+    /// 90th percentile.
+    pub p90: Duration,
+    /// 99th percentile.
+    pub p99: Duration,
+    /// Slowest.
+    pub max: Duration,
+}
+
+/// What processing did.
+#[derive(Clone, Debug, Default)]
+pub struct ProcessSummary {
+    /// Partitions completed in this run.
+    pub completed: usize,
+    /// Partitions that failed every attempt in this run.
+    pub failed: usize,
+    /// Partitions already completed before this run (resume).
+    pub already_completed: usize,
+    /// Bytes of partition files processed.
+    pub input_bytes: u64,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// Per-partition attempt durations.
+    pub durations: DurationPercentiles,
+    /// Registry counts at the end.
+    pub completed_total: usize,
+    /// Registry counts at the end.
+    pub failed_total: usize,
+    /// Failed partitions and their last error.
+    pub failures: Vec<(String, String)>,
+}
+
+/// What a run did.
+#[derive(Clone, Debug, Default)]
+pub struct RunSummary {
+    /// Extraction, when it ran (a resume after it finished skips it).
+    pub extraction: Option<ExtractSummary>,
+    /// Processing.
+    pub processing: ProcessSummary,
+}
+
+impl RunSummary {
+    /// True when every partition of the run completed.
+    pub fn all_completed(&self) -> bool {
+        self.processing.failed_total == 0
+    }
+}
+
+fn registry_options(fsync: bool) -> RegistryOptions {
+    RegistryOptions {
+        fsync,
+        ..RegistryOptions::default()
+    }
+}
+
+/// Opens the registry the way the flags ask: a new run, `--force` or
+/// `--resume`.
+pub fn open_registry(
+    output: &Path,
+    inputs: RunInputs,
+    resume: bool,
+    force: bool,
+    fsync: bool,
+) -> Result<Registry> {
+    std::fs::create_dir_all(output).map_err(|e| Error::io(output, "create folder", e))?;
+    let options = registry_options(fsync);
+    if resume {
+        if Registry::exists(output)? {
+            return Registry::open_for_resume(output, Some(&inputs), options);
+        }
+        // Nothing to resume: a fresh run is what the user wants.
+        return Registry::create(output, inputs, options);
+    }
+    if force {
+        return Registry::create_forced(output, inputs, options);
+    }
+    Registry::create(output, inputs, options)
+}
+
+/// Extraction under a registry: skipped when the registry says it finished,
+/// recorded when it does.
+pub fn extract_recorded(
+    registry: &mut Registry,
+    config: &ExtractConfig,
+) -> Result<Option<ExtractSummary>> {
+    if registry.extraction_finished() {
+        return Ok(None);
+    }
+    let summary = extract(config)?;
+    let partitions: Vec<(String, String)> = summary
+        .partitions
+        .iter()
+        .map(|key| (key.date().iso_string(), key.security_code().to_owned()))
+        .collect();
+    registry.record_extraction_finished(
+        &partitions,
+        ExtractionCounts {
+            orders_rows: summary.orders.rows,
+            trades_rows: summary.trades.rows,
+            orders_rejected: summary.orders.rejected,
+            trades_rejected: summary.trades.rejected,
+        },
+    )?;
+    registry.sync()?;
+    registry.compact()?;
+    Ok(Some(summary))
+}
+
+/// Runs the whole pipeline.
+pub fn run(config: &RunConfig) -> Result<RunSummary> {
+    let inputs = RunInputs::of(
+        &config.extract.orders,
+        &config.extract.trades,
+        config.sweep_min_levels,
+    )?;
+    let output = &config.extract.output;
+    let mut registry = open_registry(
+        output,
+        inputs,
+        config.resume,
+        config.force,
+        config.extract.fsync,
+    )?;
+    let extraction = extract_recorded(&mut registry, &config.extract)?;
+    let processing = process_recorded(
+        &mut registry,
+        &ProcessConfig {
+            output: output.clone(),
+            workers: config.extract.workers,
+            max_retries: config.max_retries,
+            sweep_min_levels: config.sweep_min_levels,
+            fsync: config.extract.fsync,
+            progress: config.processing_progress.clone(),
+        },
+    )?;
+    Ok(RunSummary {
+        extraction,
+        processing,
+    })
+}
+
+/// Processing alone over an extracted folder (`process`).
+pub fn process(config: &ProcessConfig) -> Result<ProcessSummary> {
+    let mut registry = Registry::open_existing(&config.output, registry_options(config.fsync))?;
+    if !registry.extraction_finished() {
+        return Err(Error::usage(format!(
+            "{}: extraction has not finished in this folder; run the pipeline (or `extract`) first",
+            config.output.display()
+        )));
+    }
+    process_recorded(&mut registry, config)
+}
+
+/// Processes every pending or failed partition of `registry`.
+pub fn process_recorded(registry: &mut Registry, config: &ProcessConfig) -> Result<ProcessSummary> {
+    let started = Instant::now();
+    let already_completed = registry.status_counts().get(PartitionStatus::Completed);
+    // A resumed run retries failed partitions with a fresh budget; the
+    // registry's `attempts` keeps counting across runs.
+    let mut keys = registry.pending_keys();
+    keys.extend(
+        registry
+            .list(Some(PartitionStatus::Failed))
+            .iter()
+            .map(|record| record.partition_key.clone()),
+    );
+    let mut tasks = Vec::with_capacity(keys.len());
+    let mut input_bytes = 0;
+    for key in keys {
+        let partition = PartitionKey::parse(&key).ok_or_else(|| {
+            Error::from(crate::error::ErrorKind::RegistryCorrupt {
+                path: crate::registry::log_path(&config.output),
+                reason: format!("`{key}` is not a valid partition key"),
+            })
+        })?;
+        let weight = partition_bytes(&partition.dir(&config.output));
+        input_bytes += weight;
+        tasks.push(Task {
+            key: (key, partition),
+            weight,
+            previous_attempts: 0,
+        });
+    }
+    if let Some(progress) = &config.progress {
+        progress.set_total(tasks.len() as u64);
+    }
+    let options = AnalysisOptions {
+        sweep_min_levels: config.sweep_min_levels,
+        fsync: config.fsync,
+    };
+    let mut histogram = Histogram::<u64>::new(3).map_err(|e| Error::usage(e.to_string()))?;
+    let mut last_compaction = Instant::now();
+    let output = config.output.clone();
+    let pool = run_pool(
+        tasks,
+        config.workers,
+        config.max_retries.saturating_add(1),
+        |(key, partition): &(String, PartitionKey)| {
+            analysis::analyse_partition(&partition.dir(&output), key, &options)
+        },
+        |event| {
+            match event {
+                PoolEvent::Started { key, .. } => registry.mark_running(&key.0)?,
+                PoolEvent::Completed {
+                    key,
+                    output,
+                    duration,
+                } => {
+                    let _ = histogram.record(duration.as_micros().max(1) as u64);
+                    registry.mark_completed(
+                        &key.0,
+                        PartitionFigures {
+                            order_count: output.order_count,
+                            trade_count: output.trade_count,
+                            matched_orders: output.matched_orders,
+                            unmatched_orders: output.unmatched_orders,
+                            taker_orders: output.taker_orders,
+                            sweep_orders: output.sweep_orders,
+                            unlinked_trades: output.unlinked_trades,
+                            duplicate_orders: output.duplicate_orders,
+                        },
+                        duration.as_secs_f64(),
+                    )?;
+                    if let Some(progress) = &config.progress {
+                        progress.advance(1);
+                    }
+                }
+                PoolEvent::Failed {
+                    key,
+                    error,
+                    duration,
+                    will_retry,
+                } => {
+                    let _ = histogram.record(duration.as_micros().max(1) as u64);
+                    registry.mark_failed(&key.0, &error, duration.as_secs_f64())?;
+                    if !will_retry && let Some(progress) = &config.progress {
+                        progress.advance(1);
+                    }
+                }
+            }
+            if last_compaction.elapsed() >= COMPACT_INTERVAL {
+                registry.compact()?;
+                last_compaction = Instant::now();
+            }
+            Ok(())
+        },
+    );
+    // Whatever happened, leave the log synced and the snapshot current; a
+    // pool error (a failed fsync) wins over a later one.
+    let finish = registry.sync().and_then(|()| registry.compact());
+    let pool = pool?;
+    finish?;
+    let counts = registry.status_counts();
+    let at = |quantile: f64| Duration::from_micros(histogram.value_at_quantile(quantile));
+    Ok(ProcessSummary {
+        completed: pool.completed,
+        failed: pool.failed,
+        already_completed,
+        input_bytes,
+        elapsed: started.elapsed(),
+        durations: DurationPercentiles {
+            p50: at(0.5),
+            p90: at(0.9),
+            p99: at(0.99),
+            max: Duration::from_micros(histogram.max()),
+        },
+        completed_total: counts.get(PartitionStatus::Completed),
+        failed_total: counts.get(PartitionStatus::Failed),
+        failures: registry
+            .list_failed()
+            .iter()
+            .map(|record| {
+                (
+                    record.partition_key.clone(),
+                    record.error_message.clone().unwrap_or_default(),
+                )
+            })
+            .collect(),
+    })
+}
+
+/// Bytes of a partition's two files (0 for a missing one: the analysis
+/// reports that properly).
+fn partition_bytes(dir: &Path) -> u64 {
+    ["orders.csv", "trades.csv"]
+        .iter()
+        .filter_map(|name| std::fs::metadata(dir.join(name)).ok())
+        .map(|metadata| metadata.len())
+        .sum()
+}
