@@ -166,3 +166,228 @@ fn every_golden_case_matches_scipy() {
         problems.join("\n")
     );
 }
+
+/// The real SSE fixture (600519.SH, 2023-02-01), outside the repository in
+/// `shared/fixtures`: found beside the checkout, one level further up (a git
+/// worktree), or at `$SWEEP_FIXTURES_DIR`.
+fn sse_fixture() -> Option<PathBuf> {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut candidates: Vec<PathBuf> = std::env::var_os("SWEEP_FIXTURES_DIR")
+        .map(PathBuf::from)
+        .into_iter()
+        .collect();
+    candidates.push(manifest.join("../shared/fixtures"));
+    candidates.push(manifest.join("../../shared/fixtures"));
+    candidates
+        .into_iter()
+        .map(|dir| dir.join("sse-600519-2023-02-01"))
+        .find(|dir| dir.join("orders.csv").is_file())
+}
+
+#[test]
+fn real_sse_fixture_matches_the_pandas_reference() {
+    let Some(fixture) = sse_fixture() else {
+        eprintln!(
+            "skipped: shared/fixtures/sse-600519-2023-02-01 not found (set SWEEP_FIXTURES_DIR)"
+        );
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let key = "2023-02-01/600519.SH";
+    let partition = root.path().join("partitions").join(key);
+    fs::create_dir_all(&partition).unwrap();
+    fs::copy(fixture.join("orders.csv"), partition.join("orders.csv")).unwrap();
+    fs::copy(
+        fixture.join("trades_with_aggressor.csv"),
+        partition.join("trades.csv"),
+    )
+    .unwrap();
+    let options = AnalysisOptions {
+        sweep_min_levels: 2,
+        fsync: false,
+    };
+    let figures = analyse_partition(&partition, key, &options).unwrap();
+
+    // Computed by `make_golden.py fixture` (pandas + SciPy, independent of
+    // this crate). Most trades are unlinked: before November 2023 the SSE
+    // feed never published orders that filled on arrival.
+    assert_eq!(
+        figures,
+        PartitionFigures {
+            order_count: 39_067,
+            trade_count: 27_135,
+            matched_orders: 20_597,
+            unmatched_orders: 18_470,
+            taker_orders: 963,
+            sweep_orders: 167,
+            unlinked_trades: 24_382,
+            duplicate_orders: 0,
+        }
+    );
+    let expected_dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/fixture_sse_600519/expected");
+    let mut problems = Vec::new();
+    for output in OUTPUTS {
+        let actual = fs::read_to_string(partition.join("stats").join(output)).unwrap();
+        let expected =
+            fs::read_to_string(expected_dir.join(Path::new(output).file_name().unwrap())).unwrap();
+        problems.extend(compare_file(output, &actual, &expected));
+    }
+    assert!(
+        problems.is_empty(),
+        "{} mismatches:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+const ORDERS_HEADER: &str = "date,security_code,order_id,time,side,price,quantity,order_type\n";
+const TRADES_HEADER: &str =
+    "date,security_code,trade_id,time,price,quantity,buy_order_id,sell_order_id\n";
+
+fn write_partition(root: &Path, orders: &str, trades: &str) -> PathBuf {
+    let partition = root.join("partitions").join(KEY);
+    fs::create_dir_all(&partition).unwrap();
+    fs::write(partition.join("orders.csv"), orders).unwrap();
+    fs::write(partition.join("trades.csv"), trades).unwrap();
+    partition
+}
+
+fn no_fsync() -> AnalysisOptions {
+    AnalysisOptions {
+        sweep_min_levels: 2,
+        fsync: false,
+    }
+}
+
+/// A buy that walks three levels, every metric worked out by hand.
+#[test]
+fn three_level_buy_sweep_computed_by_hand() {
+    let root = tempfile::tempdir().unwrap();
+    let orders = format!(
+        "{ORDERS_HEADER}\
+         2024-01-02,TEST,1,10:00:00,S,100,100,L\n\
+         2024-01-02,TEST,2,10:00:00,S,101,100,L\n\
+         2024-01-02,TEST,3,10:00:00,S,102,100,L\n\
+         2024-01-02,TEST,9,10:00:30,B,99,10,L\n\
+         2024-01-02,TEST,10,10:01:00,B,102,400,L\n"
+    );
+    // Trade 1 (taker 9, at 99) is the reference price for order 10.
+    let trades = format!(
+        "{TRADES_HEADER}\
+         2024-01-02,TEST,1,10:00:40,99,10,9,1\n\
+         2024-01-02,TEST,4,10:01:00.250,102,50,10,3\n\
+         2024-01-02,TEST,2,10:01:00.001,100,100,10,1\n\
+         2024-01-02,TEST,3,10:01:00.002,101,100,10,2\n"
+    );
+    let partition = write_partition(root.path(), &orders, &trades);
+    let figures = analyse_partition(&partition, KEY, &no_fsync()).unwrap();
+    assert_eq!((figures.taker_orders, figures.sweep_orders), (2, 1));
+
+    let detailed =
+        fs::read_to_string(partition.join("stats/matched/sweep_order_comparison_detailed.csv"))
+            .unwrap();
+    let row = detailed.lines().find(|l| l.starts_with("10,")).unwrap();
+    let f: Vec<&str> = row.split(',').collect();
+    // filled 100 + 100 + 50 = 250 of 400; notional 10000 + 10100 + 5100 = 25200
+    // vwap 25200 / 250 = 100.8; first 100, last 102 (fills by time, not file order)
+    // impact (102 − 100)/100·1e4 = 200 bps; slippage (100.8 − 100)/100·1e4 = 80 bps
+    // arrival 99: shortfall (100.8 − 99)/99·1e4 = 181.818… bps; duration 250 ms
+    let expect = [
+        ("order_id", "10"),
+        ("is_sweep", "1"),
+        ("fills", "3"),
+        ("levels", "3"),
+        ("filled_qty", "250.0"),
+        ("fill_ratio", "0.625"),
+        ("notional", "25200.0"),
+        ("vwap", "100.8"),
+        ("first_price", "100.0"),
+        ("last_price", "102.0"),
+        ("arrival_price", "99.0"),
+        ("duration_ms", "250.0"),
+    ];
+    let header: Vec<&str> = detailed.lines().next().unwrap().split(',').collect();
+    let field = |name: &str| f[header.iter().position(|h| *h == name).unwrap()];
+    for (name, value) in expect {
+        assert_eq!(field(name), value, "{name}");
+    }
+    let number = |name: &str| field(name).parse::<f64>().unwrap();
+    assert!((number("price_impact_bps") - 200.0).abs() < 1e-9);
+    assert!((number("slippage_bps") - 80.0).abs() < 1e-9);
+    assert!((number("shortfall_bps") - 1.8 / 99.0 * 1e4).abs() < 1e-9);
+}
+
+#[test]
+fn a_row_that_does_not_parse_names_file_line_and_reason_and_writes_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let orders = format!(
+        "{ORDERS_HEADER}2024-01-02,TEST,1,10:00:00,S,100,100,L\n2024-01-02,TEST,2,25:00:00,S,100,100,L\n"
+    );
+    let partition = write_partition(root.path(), &orders, TRADES_HEADER);
+    let error = analyse_partition(&partition, KEY, &no_fsync()).unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains("orders.csv:3:"), "{message}");
+    assert!(message.contains("time"), "{message}");
+    assert!(!partition.join("stats").exists());
+}
+
+#[test]
+fn a_missing_trades_file_is_an_error() {
+    let root = tempfile::tempdir().unwrap();
+    let partition = write_partition(root.path(), ORDERS_HEADER, TRADES_HEADER);
+    fs::remove_file(partition.join("trades.csv")).unwrap();
+    let message = analyse_partition(&partition, KEY, &no_fsync())
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("trades.csv"), "{message}");
+}
+
+#[test]
+fn a_row_of_another_partition_is_an_error() {
+    let root = tempfile::tempdir().unwrap();
+    let orders = format!("{ORDERS_HEADER}2024-01-03,TEST,1,10:00:00,S,100,100,L\n");
+    let partition = write_partition(root.path(), &orders, TRADES_HEADER);
+    let message = analyse_partition(&partition, KEY, &no_fsync())
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("2024-01-03/TEST"), "{message}");
+}
+
+#[test]
+fn sweep_min_levels_below_two_is_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let partition = write_partition(root.path(), ORDERS_HEADER, TRADES_HEADER);
+    let options = AnalysisOptions {
+        sweep_min_levels: 1,
+        fsync: false,
+    };
+    assert!(analyse_partition(&partition, KEY, &options).is_err());
+}
+
+#[test]
+fn outputs_replace_earlier_ones_and_leave_no_temporary_files() {
+    let root = tempfile::tempdir().unwrap();
+    let orders = format!(
+        "{ORDERS_HEADER}2024-01-02,TEST,1,10:00:00,S,100,100,L\n2024-01-02,TEST,2,10:00:01,B,100,100,L\n"
+    );
+    let trades = format!("{TRADES_HEADER}2024-01-02,TEST,1,10:00:01,100,100,2,1\n");
+    let partition = write_partition(root.path(), &orders, &trades);
+    let options = AnalysisOptions {
+        sweep_min_levels: 2,
+        fsync: true,
+    };
+    let first = analyse_partition(&partition, KEY, &options).unwrap();
+    let second = analyse_partition(&partition, KEY, &options).unwrap();
+    assert_eq!(first, second);
+    for dir in ["stats/matched", "stats/unmatched"] {
+        for entry in fs::read_dir(partition.join(dir)).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            assert!(!name.ends_with(".tmp"), "left behind: {name}");
+        }
+    }
+    let summary =
+        fs::read_to_string(partition.join("stats/matched/sweep_order_comparison_summary.csv"))
+            .unwrap();
+    assert_eq!(summary.lines().count(), 31);
+}

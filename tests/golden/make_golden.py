@@ -5,7 +5,7 @@ of the Rust code: written from the spec with pandas (CSV reading), NumPy
 
     python3 -m venv /tmp/venv-golden && /tmp/venv-golden/bin/pip install pandas scipy numpy
     /tmp/venv-golden/bin/python tests/golden/make_golden.py            # rewrite every case
-    /tmp/venv-golden/bin/python tests/golden/make_golden.py fixture    # figures of the real fixture
+    /tmp/venv-golden/bin/python tests/golden/make_golden.py fixture [FIXTURE_DIR]  # the real SSE fixture
 
 For every case in CASES it writes tests/golden/cases/NAME/input/{orders,trades}.csv
 (exact bytes, so quoting, CRLF, BOM survive), input/sweep_min_levels when not 2,
@@ -545,17 +545,20 @@ def write_case(name, orders_text, trades_text, k):
 
 
 def fixture():
-    """Figures and a few statistics of the real SSE fixture (with aggressor)."""
-    root = os.path.join(HERE, "..", "..", "..", "..", "shared", "fixtures", "sse-600519-2023-02-01")
-    if len(sys.argv) > 2:
-        root = sys.argv[2]
-    figures, files, takers = analyse(os.path.join(root, "orders.csv"), os.path.join(root, "trades_with_aggressor.csv"))
+    """Expected outputs for the real SSE fixture (orders.csv with
+    trades_with_aggressor.csv as trades.csv), written to fixture_sse_600519/expected/.
+    The fixture lives outside the repository: pass its folder as the second argument."""
+    root = sys.argv[2] if len(sys.argv) > 2 else os.path.join(HERE, "..", "..", "..", "shared", "fixtures", "sse-600519-2023-02-01")
+    figures, files, _ = analyse(os.path.join(root, "orders.csv"), os.path.join(root, "trades_with_aggressor.csv"))
+    out = os.path.join(HERE, "fixture_sse_600519", "expected")
+    os.makedirs(out, exist_ok=True)
+    for file, lines in files.items():
+        with open(os.path.join(out, file), "w", newline="\n") as f:
+            f.write("\n".join(lines) + "\n")
+    with open(os.path.join(out, "figures.txt"), "w") as f:
+        for key, value in figures.items():
+            f.write(f"{key}={value}\n")
     print(figures)
-    for name in ("sweep_order_comparison_summary.csv", "sweep_order_statistical_tests.csv", "unmatched_orders_analysis.csv"):
-        print("--", name)
-        print("\n".join(files[name]))
-    print("-- first detailed rows")
-    print("\n".join(files["sweep_order_comparison_detailed.csv"][:4]))
 
 
 if __name__ == "__main__":
