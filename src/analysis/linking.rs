@@ -134,7 +134,7 @@ pub(crate) fn link(orders: &OrderColumns<'_>, trades: &TradeColumns) -> Linking 
     let mut unlinked_trades = 0;
     let mut taker_row_of_trade = vec![NO_ROW; trades.len()];
     let mut fill_counts = vec![0u32; order_count + 1];
-    for trade in 0..trades.len() {
+    for (trade, taker_row) in taker_row_of_trade.iter_mut().enumerate() {
         let buy_row = row_of(trades.buy_order_id[trade]);
         let sell_row = row_of(trades.sell_order_id[trade]);
         for row in [buy_row, sell_row] {
@@ -148,7 +148,7 @@ pub(crate) fn link(orders: &OrderColumns<'_>, trades: &TradeColumns) -> Linking 
         if let Some(id) = taker_id(trades, trade) {
             let row = row_of(id);
             if row != NO_ROW {
-                taker_row_of_trade[trade] = row;
+                *taker_row = row;
                 fill_counts[row as usize + 1] += 1;
             }
         }
