@@ -351,18 +351,17 @@ struct OutputFiles {
 }
 
 impl OutputFiles {
-    /// Merges one slice of every security into the files.
-    fn append_slice(&mut self, outputs: &[Box<SliceOutput>]) -> Result<()> {
-        self.orders.append_merged(
-            |security| &outputs[security].orders,
-            outputs.len(),
-            &mut self.scratch,
-        )?;
-        self.trades.append_merged(
-            |security| &outputs[security].trades,
-            outputs.len(),
-            &mut self.scratch,
-        )
+    /// Merges one slice of every security (`outputs[i]` is security `i`'s)
+    /// into the files.
+    fn append_slice(&mut self, outputs: &mut [Box<SliceOutput>]) -> Result<()> {
+        for output in outputs.iter_mut() {
+            merge::pad_for_merge(&mut output.orders);
+            merge::pad_for_merge(&mut output.trades);
+        }
+        let orders: Vec<&RowBuffer> = outputs.iter().map(|output| &output.orders).collect();
+        self.orders.append_merged(&orders, &mut self.scratch)?;
+        let trades: Vec<&RowBuffer> = outputs.iter().map(|output| &output.trades).collect();
+        self.trades.append_merged(&trades, &mut self.scratch)
     }
 
     fn bytes(&self) -> u64 {
@@ -381,7 +380,7 @@ fn run_on_this_thread(plan: &Plan, files: &mut OutputFiles, progress: &dyn Fn(u6
         for (sim, output) in sims.iter_mut().zip(&mut outputs) {
             plan.advance(sim, output, step);
         }
-        files.append_slice(&outputs)?;
+        files.append_slice(&mut outputs)?;
         outputs.iter_mut().for_each(|output| output.clear());
         progress(files.bytes());
     }
@@ -459,7 +458,9 @@ fn merge_jobs(
     // Simulations that finished the next slice before the current one was
     // merged; they wait so that no more than two slices are in flight.
     let mut parked: Vec<Box<SecuritySim>> = Vec::new();
-    let mut spare: Vec<Box<SliceOutput>> = Vec::new();
+    // Each security's merged buffers go back to it, so a buffer keeps the
+    // capacity its own security needs rather than growing to the busiest's.
+    let mut spare: Vec<Option<Box<SliceOutput>>> = (0..securities).map(|_| None).collect();
     let mut merged: Vec<Box<SliceOutput>> = Vec::with_capacity(securities);
 
     let send = |sim: Box<SecuritySim>, output: Box<SliceOutput>, step: u64| {
@@ -483,7 +484,11 @@ fn merge_jobs(
                 current[security] = Some(job.output);
                 received += 1;
                 if step + 1 < steps {
-                    send(job.sim, spare.pop().unwrap_or_default(), step + 1);
+                    send(
+                        job.sim,
+                        spare[security].take().unwrap_or_default(),
+                        step + 1,
+                    );
                 }
             } else {
                 debug_assert_eq!(job.step, step + 1);
@@ -497,16 +502,17 @@ fn merge_jobs(
                 .iter_mut()
                 .map(|slot| slot.take().expect("every security reported")),
         );
-        files.append_slice(&merged)?;
-        for mut output in merged.drain(..) {
+        files.append_slice(&mut merged)?;
+        for (security, mut output) in merged.drain(..).enumerate() {
             output.clear();
-            spare.push(output);
+            spare[security] = Some(output);
         }
         progress(files.bytes());
         std::mem::swap(&mut current, &mut next);
         for sim in parked.drain(..) {
             if step + 2 < steps {
-                send(sim, spare.pop().unwrap_or_default(), step + 2);
+                let security = sim.security() as usize;
+                send(sim, spare[security].take().unwrap_or_default(), step + 2);
             }
         }
     }

@@ -17,6 +17,8 @@
 //! into numbers by the helpers below rather than by `rand`'s distributions, so
 //! the bytes stay the same across `rand` releases.
 
+use std::sync::LazyLock;
+
 use rand::Rng;
 use rand_pcg::Pcg64Mcg;
 
@@ -42,7 +44,7 @@ const MARKET_ORDER_SHARE: f64 = 0.05;
 /// Share of arrivals that are limit orders priced through the touch.
 const MARKETABLE_LIMIT_SHARE: f64 = 0.17;
 /// Share of arrivals sized to walk several levels on purpose.
-const SWEEP_SHARE: f64 = 0.03;
+const SWEEP_SHARE: f64 = 0.012;
 /// Expected cancellations per arrival for each resting order: the book
 /// settles where cancellations balance the resting inflow, about
 /// `0.7 / CANCEL_RATE` orders.
@@ -53,6 +55,9 @@ const PASSIVE_OFFSET_MEAN: f64 = 3.0;
 const ODD_LOT_SHARE: f64 = 0.02;
 /// Daily price limit, as a fraction of the reference price.
 const PRICE_LIMIT: f64 = 0.10;
+/// How hard traders lean against a move: a price 5 % above the reference
+/// makes a buy 15 points less likely.
+const MEAN_REVERSION: f64 = 3.0;
 
 /// A random generator for one purpose, seeded from the run seed and the
 /// purpose's coordinates by SplitMix64 so nearby coordinates give unrelated
@@ -102,10 +107,88 @@ fn roughly_normal(rng: &mut Pcg64Mcg) -> f64 {
     (0..12).map(|_| unit(rng)).sum::<f64>() - 6.0
 }
 
-/// Pareto-distributed lot count: `scale / u^(1/shape)`, capped.
-fn pareto_lots(rng: &mut Pcg64Mcg, scale: f64, shape: f64, cap: u64) -> u64 {
-    let lots = scale * unit_open(rng).powf(-1.0 / shape);
-    (lots as u64).clamp(1, cap)
+/// A discrete distribution sampled by table lookup: entry `i` is the
+/// inverse distribution function at the middle of the `i`-th of
+/// `TABLE_SIZE` equal probability slices. Sampling costs one random number
+/// and a load instead of a `powf` or `ln` per order, which matters at
+/// millions of orders a second. The first slice, where a heavy tail lives,
+/// is sampled exactly instead.
+struct InverseTable {
+    values: [u32; TABLE_SIZE],
+    inverse: fn(f64) -> f64,
+}
+
+const TABLE_BITS: u32 = 12;
+const TABLE_SIZE: usize = 1 << TABLE_BITS;
+
+impl InverseTable {
+    fn new(inverse: fn(f64) -> f64) -> InverseTable {
+        let mut values = [0; TABLE_SIZE];
+        for (index, value) in values.iter_mut().enumerate() {
+            *value = inverse((index as f64 + 0.5) / TABLE_SIZE as f64) as u32;
+        }
+        InverseTable { values, inverse }
+    }
+
+    fn sample(&self, rng: &mut Pcg64Mcg) -> u32 {
+        let bits = rng.next_u64();
+        let index = (bits >> (64 - TABLE_BITS)) as usize;
+        if index != 0 {
+            return self.values[index];
+        }
+        // The remaining bits place the draw inside the first slice.
+        let within = ((bits & ((1 << 40) - 1)) + 1) as f64 / (1u64 << 40) as f64;
+        (self.inverse)(within / TABLE_SIZE as f64) as u32
+    }
+}
+
+/// Lots of a passive order: Pareto with scale 2 and shape 1.6, capped at 500.
+static PASSIVE_LOTS: LazyLock<InverseTable> =
+    LazyLock::new(|| InverseTable::new(|u| (2.0 * u.powf(-1.0 / 1.6)).clamp(1.0, 500.0)));
+/// Lots of a marketable order: Pareto with scale 1 and shape 1.1 (a heavy
+/// tail: the largest walk the book on their own), capped at 5000.
+static TAKER_LOTS: LazyLock<InverseTable> =
+    LazyLock::new(|| InverseTable::new(|u| u.powf(-1.0 / 1.1).clamp(1.0, 5000.0)));
+/// Ticks behind the touch of a passive order: exponential, mean
+/// `PASSIVE_OFFSET_MEAN`.
+static PASSIVE_OFFSET: LazyLock<InverseTable> =
+    LazyLock::new(|| InverseTable::new(|u| -u.ln() * PASSIVE_OFFSET_MEAN));
+/// Ticks through the touch of a marketable limit order: exponential, mean 1.5.
+static MARKETABLE_REACH: LazyLock<InverseTable> =
+    LazyLock::new(|| InverseTable::new(|u| -u.ln() * 1.5));
+
+/// Intraday activity: arrivals are denser at the open and the close, with
+/// intensity `0.6 + 1.2 (2x - 1)^2` at session fraction `x` (mean 1). This
+/// is its distribution function's inverse at `WARP_POINTS` evenly spaced
+/// probabilities, found by bisection once and interpolated linearly, which
+/// keeps it monotonic so sorted uniform draws stay sorted.
+static ARRIVAL_WARP: LazyLock<Vec<f64>> = LazyLock::new(|| {
+    let distribution = |x: f64| 0.6 * x + 0.2 * ((2.0 * x - 1.0).powi(3) + 1.0);
+    (0..=WARP_POINTS)
+        .map(|point| {
+            let target = point as f64 / WARP_POINTS as f64;
+            let (mut low, mut high) = (0.0, 1.0);
+            for _ in 0..60 {
+                let middle = 0.5 * (low + high);
+                if distribution(middle) < target {
+                    low = middle;
+                } else {
+                    high = middle;
+                }
+            }
+            0.5 * (low + high)
+        })
+        .collect()
+});
+const WARP_POINTS: usize = 1024;
+
+/// The session fraction of uniform position `position` under the intraday
+/// activity curve.
+fn warp_arrival(position: f64) -> f64 {
+    let scaled = position * WARP_POINTS as f64;
+    let index = (scaled as usize).min(WARP_POINTS - 1);
+    let warp = &ARRIVAL_WARP;
+    warp[index] + (warp[index + 1] - warp[index]) * (scaled - index as f64)
 }
 
 /// What stays fixed for a security across days: its price level and how
@@ -169,6 +252,9 @@ pub struct SecuritySim {
     /// Drifting tilt towards buying (positive) or selling: it makes prices
     /// trend within the day.
     buy_pressure: f64,
+    /// Price of the last trade, in ticks: traders lean against moves away
+    /// from the reference price, which keeps days within a realistic range.
+    last_trade_tick: u32,
 }
 
 impl SecuritySim {
@@ -187,6 +273,7 @@ impl SecuritySim {
             trades: 0,
             reference_tick: 0,
             buy_pressure: 0.0,
+            last_trade_tick: 0,
         }
     }
 
@@ -225,6 +312,7 @@ impl SecuritySim {
         self.arrival_position = 0.0;
         self.trades = 0;
         self.buy_pressure = 0.0;
+        self.last_trade_tick = self.reference_tick;
         self.draw_next_arrival();
     }
 
@@ -243,18 +331,19 @@ impl SecuritySim {
     }
 
     /// Draws the next arrival time: the arrival positions are the sorted
-    /// values of `orders_total` uniform draws over the session, generated in
-    /// order one at a time (the next order statistic given the last is
-    /// `1 - (1 - last) * V^(1/remaining)`), so no day is ever held in memory.
+    /// values of `orders_total` uniform draws, generated in order one at a
+    /// time (the next order statistic given the last is
+    /// `1 - (1 - last) * V^(1/remaining)`), so no day is ever held in memory,
+    /// then warped by the intraday activity curve.
     fn draw_next_arrival(&mut self) {
         let remaining = self.orders_total - self.orders_arrived;
         if remaining == 0 {
             self.next_arrival = u64::MAX;
             return;
         }
-        let step = unit_open(&mut self.rng).powf(1.0 / remaining as f64);
+        let step = (unit_open(&mut self.rng).ln() / remaining as f64).exp();
         self.arrival_position = 1.0 - (1.0 - self.arrival_position) * step;
-        let offset = (self.arrival_position * SESSION_MICROS as f64) as u64;
+        let offset = (warp_arrival(self.arrival_position) * SESSION_MICROS as f64) as u64;
         // Rounding can never move time backwards or past the close.
         self.next_arrival = offset.clamp(
             if self.orders_arrived == 0 {
@@ -278,8 +367,10 @@ impl SecuritySim {
         let key = merge_key(session_offset, self.security);
         let time = rows::time_text(time_of_day(session_offset));
 
-        self.buy_pressure = self.buy_pressure * 0.998 + 0.01 * (unit(&mut self.rng) - 0.5);
-        let side = if unit(&mut self.rng) < 0.5 + self.buy_pressure.clamp(-0.2, 0.2) {
+        self.buy_pressure = self.buy_pressure * 0.998 + 0.006 * (unit(&mut self.rng) - 0.5);
+        let stretch = f64::from(self.last_trade_tick) / f64::from(self.reference_tick) - 1.0;
+        let lean = (self.buy_pressure - MEAN_REVERSION * stretch).clamp(-0.2, 0.2);
+        let side = if unit(&mut self.rng) < 0.5 + lean {
             Side::Buy
         } else {
             Side::Sell
@@ -360,7 +451,7 @@ impl SecuritySim {
                 return (None, self.taker_quantity(side));
             }
             if kind < SWEEP_SHARE + MARKET_ORDER_SHARE + MARKETABLE_LIMIT_SHARE {
-                let reach = (-unit_open(&mut self.rng).ln() * 1.5) as u32;
+                let reach = MARKETABLE_REACH.sample(&mut self.rng);
                 let limit = match side {
                     Side::Buy => (touch + reach).min(highest),
                     Side::Sell => touch.saturating_sub(reach).max(lowest),
@@ -381,7 +472,7 @@ impl SecuritySim {
             (Side::Buy, None, None) => self.reference_tick - 1,
             (Side::Sell, None, None) => self.reference_tick + 1,
         };
-        let offset = (-unit_open(&mut self.rng).ln() * PASSIVE_OFFSET_MEAN) as u32;
+        let offset = PASSIVE_OFFSET.sample(&mut self.rng);
         let tick = match side {
             Side::Buy => anchor.saturating_sub(offset),
             Side::Sell => anchor + offset,
@@ -390,7 +481,7 @@ impl SecuritySim {
         let quantity = if side == Side::Sell && unit(&mut self.rng) < ODD_LOT_SHARE {
             1 + below(&mut self.rng, 99)
         } else {
-            100 * pareto_lots(&mut self.rng, 2.0, 1.6, 500)
+            100 * u64::from(PASSIVE_LOTS.sample(&mut self.rng))
         };
         (Some(tick), quantity)
     }
@@ -401,7 +492,7 @@ impl SecuritySim {
         if side == Side::Sell && unit(&mut self.rng) < ODD_LOT_SHARE {
             return 1 + below(&mut self.rng, 99);
         }
-        100 * pareto_lots(&mut self.rng, 1.0, 1.1, 5_000)
+        100 * u64::from(TAKER_LOTS.sample(&mut self.rng))
     }
 
     /// Matches the incoming order and writes one trade row per fill. Returns
@@ -419,9 +510,11 @@ impl SecuritySim {
     ) -> u64 {
         let prefix = &self.prefix;
         let trades = &mut self.trades;
+        let last_trade_tick = &mut self.last_trade_tick;
         let aggressor = self.with_aggressor.then_some(side);
         self.book.execute(side, limit_tick, quantity, |fill: Fill| {
             *trades += 1;
+            *last_trade_tick = fill.tick;
             let (buy_id, sell_id) = match side {
                 Side::Buy => (taker_id, fill.maker_id),
                 Side::Sell => (fill.maker_id, taker_id),
