@@ -105,9 +105,10 @@ fn summary_counts_what_was_written() {
     assert_eq!(summary.orders_bytes, generated.orders.len() as u64);
     assert_eq!(summary.trades_bytes, generated.trades.len() as u64);
     assert_eq!(summary.partitions, 10);
-    // Activity differs by security, but the mean is what was asked.
+    // Activity differs by security and arrivals are random, but the mean is
+    // what was asked.
     assert!(
-        (14_900..=15_100).contains(&summary.orders),
+        (14_400..=15_600).contains(&summary.orders),
         "{}",
         summary.orders
     );

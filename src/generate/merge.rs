@@ -24,8 +24,10 @@ use super::rows::RowBuffer;
 use super::simulate::MAX_SECURITIES;
 use crate::error::{Error, Result};
 
-/// Bytes gathered before each write to the file.
-const WRITE_BLOCK: usize = 4 << 20;
+/// Bytes gathered before each write to the file: large enough that system
+/// calls are rare, small enough that the block stays in cache until the
+/// kernel copies it.
+const WRITE_BLOCK: usize = 512 << 10;
 /// Size of the chunks short rows are copied in.
 const CHUNK: usize = 32;
 /// Rows up to this long are copied in chunks; longer runs with one `memcpy`.

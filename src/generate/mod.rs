@@ -137,12 +137,14 @@ pub fn generate_with_progress(
     })
 }
 
-/// Bytes of merged rows gathered per time slice across all securities: two
-/// slices are in memory at once.
-const SLICE_BYTES: u64 = 32 << 20;
+/// Bytes of rows per time slice across all securities. Two slices are in
+/// memory at once, and a slice is small enough that its rows are still in
+/// the processor's cache when they are merged: the merge is bound by memory
+/// latency otherwise.
+const SLICE_BYTES: u64 = 4 << 20;
 /// Smallest share of a slice per security, so tiny slices do not drown the
 /// work in per-slice overhead.
-const MIN_SECURITY_SLICE_BYTES: u64 = 16 << 10;
+const MIN_SECURITY_SLICE_BYTES: u64 = 4 << 10;
 /// Bytes per order (its row and its share of trade rows) assumed before any
 /// calibration.
 const GUESSED_BYTES_PER_ORDER: f64 = 110.0;
