@@ -12,15 +12,15 @@
 //!   stretches of other securities);
 //! - short copies: a row is copied as fixed 32-byte chunks rather than a
 //!   `memcpy` of its exact length, which for 50-byte rows is mostly call
-//!   overhead. Reading and writing a little past the row is made safe by
-//!   padding the source ([`pad_for_merge`]) and keeping slack at the end of
-//!   the output block.
+//!   overhead. Reading and writing a little past the row is safe because
+//!   row buffers keep slack after their rows and the output block keeps
+//!   slack at its end.
 
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::rows::RowBuffer;
+use super::rows::{RowBuffer, SLACK_AFTER_ROWS};
 use super::simulate::MAX_SECURITIES;
 use crate::error::{Error, Result};
 
@@ -32,15 +32,10 @@ const WRITE_BLOCK: usize = 512 << 10;
 const CHUNK: usize = 32;
 /// Rows up to this long are copied in chunks; longer runs with one `memcpy`.
 const SHORT_COPY: usize = 4 * CHUNK;
-/// Zero bytes after the last row of a buffer, so a chunked copy of any row
-/// can read its whole last chunk.
-const PADDING: [u8; CHUNK] = [0; CHUNK];
-
-/// Makes `buffer` ready for [`CsvSink::append_merged`] by padding it past its
-/// last row. The rows are unchanged.
-pub fn pad_for_merge(buffer: &mut RowBuffer) {
-    buffer.bytes.extend_from_slice(&PADDING);
-}
+const _: () = assert!(
+    CHUNK <= SLACK_AFTER_ROWS,
+    "a chunk may overrun a row buffer"
+);
 
 /// A CSV file being written: a header, then merged rows, in large writes.
 #[derive(Debug)]
@@ -83,9 +78,8 @@ impl CsvSink {
     }
 
     /// Appends the rows of every buffer in merge-key order. `buffers[i]`
-    /// holds only rows of security `i`, in key order, padded with
-    /// [`pad_for_merge`]. `scratch` is kept by the caller so it is allocated
-    /// once.
+    /// holds only rows of security `i`, in key order. `scratch` is kept by
+    /// the caller so it is allocated once.
     pub fn append_merged(
         &mut self,
         buffers: &[&RowBuffer],
@@ -123,7 +117,11 @@ impl CsvSink {
             } else {
                 buffer.ends[first - 1] as usize
             };
-            self.append_from(&buffer.bytes, start, buffer.ends[end_row - 1] as usize)?;
+            self.append_from(
+                buffer.bytes_with_slack(),
+                start,
+                buffer.ends[end_row - 1] as usize,
+            )?;
             scratch.next_row[security] = end_row;
             if end_row < buffer.rows() {
                 heap[0] = buffer.keys[end_row];
@@ -234,12 +232,8 @@ mod tests {
     fn buffer(rows: &[(u64, u32, &str)]) -> RowBuffer {
         let mut buffer = RowBuffer::default();
         for &(time, security, text) in rows {
-            buffer.bytes.extend_from_slice(text.as_bytes());
-            buffer.bytes.push(b'\n');
-            buffer.ends.push(buffer.bytes.len() as u32);
-            buffer.keys.push(merge_key(time, security));
+            buffer.push_text(text.as_bytes(), merge_key(time, security));
         }
-        pad_for_merge(&mut buffer);
         buffer
     }
 

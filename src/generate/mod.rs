@@ -252,7 +252,7 @@ impl Plan {
             sim.run_until(u64::MAX, &mut order_rows, &mut trade_rows);
             orders += order_rows.rows() as u64;
             trades += trade_rows.rows() as u64;
-            bytes += (order_rows.bytes.len() + trade_rows.bytes.len()) as u64;
+            bytes += (order_rows.bytes().len() + trade_rows.bytes().len()) as u64;
             order_rows.clear();
             trade_rows.clear();
         }
@@ -355,11 +355,7 @@ struct OutputFiles {
 impl OutputFiles {
     /// Merges one slice of every security (`outputs[i]` is security `i`'s)
     /// into the files.
-    fn append_slice(&mut self, outputs: &mut [Box<SliceOutput>]) -> Result<()> {
-        for output in outputs.iter_mut() {
-            merge::pad_for_merge(&mut output.orders);
-            merge::pad_for_merge(&mut output.trades);
-        }
+    fn append_slice(&mut self, outputs: &[Box<SliceOutput>]) -> Result<()> {
         let orders: Vec<&RowBuffer> = outputs.iter().map(|output| &output.orders).collect();
         self.orders.append_merged(&orders, &mut self.scratch)?;
         let trades: Vec<&RowBuffer> = outputs.iter().map(|output| &output.trades).collect();
@@ -382,7 +378,7 @@ fn run_on_this_thread(plan: &Plan, files: &mut OutputFiles, progress: &dyn Fn(u6
         for (sim, output) in sims.iter_mut().zip(&mut outputs) {
             plan.advance(sim, output, step);
         }
-        files.append_slice(&mut outputs)?;
+        files.append_slice(&outputs)?;
         outputs.iter_mut().for_each(|output| output.clear());
         progress(files.bytes());
     }
@@ -504,7 +500,7 @@ fn merge_jobs(
                 .iter_mut()
                 .map(|slot| slot.take().expect("every security reported")),
         );
-        files.append_slice(&mut merged)?;
+        files.append_slice(&merged)?;
         for (security, mut output) in merged.drain(..).enumerate() {
             output.clear();
             spare[security] = Some(output);

@@ -24,7 +24,7 @@ use rand_pcg::Pcg64Mcg;
 
 use super::book::{Fill, OrderBook, Side};
 use super::calendar::{SESSION_MICROS, time_of_day};
-use super::rows::{self, RowBuffer, TimeText};
+use super::rows::{self, RowBuffer, RowPrefix, TimeText};
 
 /// Bits of a merge key that hold the security index; the session offset in
 /// microseconds sits above them. See [`merge_key`].
@@ -210,7 +210,7 @@ pub struct SecuritySim {
     rng: Pcg64Mcg,
     book: OrderBook,
     /// `date,security_code,` of every row.
-    prefix: Vec<u8>,
+    prefix: RowPrefix,
     /// Mean gap between arrivals as a fraction of the session: the
     /// reciprocal of the day's expected orders.
     mean_gap: f64,
@@ -239,7 +239,7 @@ impl SecuritySim {
             with_aggressor,
             rng: Pcg64Mcg::new(0),
             book: OrderBook::default(),
-            prefix: Vec::new(),
+            prefix: RowPrefix::new(b"1970-01-01", 0),
             mean_gap: 1.0,
             orders_arrived: 0,
             arrival_position: 0.0,
@@ -276,11 +276,7 @@ impl SecuritySim {
         let band = ((f64::from(self.reference_tick) * PRICE_LIMIT) as u32).max(5);
         let lowest = self.reference_tick.saturating_sub(band).max(1);
         self.book.reset(lowest, self.reference_tick + band);
-        self.prefix.clear();
-        self.prefix.extend_from_slice(date);
-        self.prefix.push(b',');
-        rows::push_u64(&mut self.prefix, security_code(self.security));
-        self.prefix.push(b',');
+        self.prefix = RowPrefix::new(date, security_code(self.security));
         self.mean_gap = 1.0 / orders.max(1) as f64;
         self.orders_arrived = 0;
         self.arrival_position = 0.0;
@@ -551,8 +547,8 @@ mod tests {
             sim.run_until(SESSION_MICROS * slice / 7, &mut orders, &mut trades);
         }
         assert!(sim.day_finished());
-        assert_eq!(orders.bytes, whole_orders.bytes);
-        assert_eq!(trades.bytes, whole_trades.bytes);
+        assert_eq!(orders.bytes(), whole_orders.bytes());
+        assert_eq!(trades.bytes(), whole_trades.bytes());
     }
 
     #[test]
