@@ -528,3 +528,35 @@ fn thousands_of_partitions_under_ulimit_256() {
     assert_eq!(expected.len(), 5_100 * 2 + 2);
     assert_same_tree(&extracted_tree(&output), &expected);
 }
+
+#[test]
+fn generated_data_extracts_identically_for_any_workers_and_chunk_size() {
+    use sweep_pipeline::generate::{GenerateConfig, generate};
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input");
+    generate(&GenerateConfig {
+        output: input.clone(),
+        dates: 3,
+        securities: 12,
+        orders_per_partition: Some(400),
+        seed: 99,
+        with_aggressor: true,
+        ..GenerateConfig::default()
+    })
+    .unwrap();
+    let (orders, trades) = (input.join("orders.csv"), input.join("trades.csv"));
+    let expected = reference_tree(&orders, &trades);
+    assert_eq!(expected.len(), 3 * 12 * 2 + 2);
+    for workers in [1, 2, 4] {
+        for chunk_rows in [1, 7, 1000, 1_000_000] {
+            let output = dir.path().join(format!("out-{workers}-{chunk_rows}"));
+            let mut config = config(&orders, &trades, &output);
+            config.workers = workers;
+            config.chunk_rows = chunk_rows;
+            let summary = extract(&config).unwrap();
+            assert_eq!(summary.orders.rejected + summary.trades.rejected, 0);
+            assert_same_tree(&extracted_tree(&output), &expected);
+            fs::remove_dir_all(&output).unwrap();
+        }
+    }
+}
