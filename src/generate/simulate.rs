@@ -55,9 +55,17 @@ const PASSIVE_OFFSET_MEAN: f64 = 3.0;
 const ODD_LOT_SHARE: f64 = 0.02;
 /// Daily price limit, as a fraction of the reference price.
 const PRICE_LIMIT: f64 = 0.10;
-/// How hard traders lean against a move: a price 5 % above the reference
-/// makes a buy 15 points less likely.
-const MEAN_REVERSION: f64 = 3.0;
+/// Spread of the fair value around the reference price (the standard
+/// deviation of its stationary distribution, as a fraction of the price):
+/// it sets how far prices wander in a day.
+const FAIR_VALUE_SPREAD: f64 = 0.012;
+/// Fraction of the fair value's distance from the reference price that is
+/// pulled back at each arrival.
+const FAIR_VALUE_PULL: f64 = 1.0 / 3000.0;
+/// How strongly the side of an order follows the gap between fair value and
+/// the market: a mid one standard deviation below fair value makes a buy
+/// this much more likely.
+const FAIR_VALUE_LEAN: f64 = 0.15;
 
 /// A random generator for one purpose, seeded from the run seed and the
 /// purpose's coordinates by SplitMix64 so nearby coordinates give unrelated
@@ -223,11 +231,15 @@ pub struct SecuritySim {
     next_arrival: u64,
     trades: u64,
     reference_tick: u32,
-    /// Drifting tilt towards buying (positive) or selling: it makes prices
-    /// trend within the day.
-    buy_pressure: f64,
-    /// Price of the last trade, in ticks: traders lean against moves away
-    /// from the reference price, which keeps days within a realistic range.
+    /// The traders' shared idea of the price, in ticks: a mean-reverting
+    /// random walk around the reference price. Passive orders gather around
+    /// it and order flow leans towards it, so prices trend and revert within
+    /// a realistic daily range instead of wandering to the price limits.
+    fair_tick: f64,
+    /// Stationary standard deviation of `fair_tick`, in ticks.
+    fair_spread: f64,
+    /// Price of the last trade, in ticks: the market price when one side of
+    /// the book is empty.
     last_trade_tick: u32,
 }
 
@@ -246,7 +258,8 @@ impl SecuritySim {
             next_arrival: u64::MAX,
             trades: 0,
             reference_tick: 0,
-            buy_pressure: 0.0,
+            fair_tick: 0.0,
+            fair_spread: 1.0,
             last_trade_tick: 0,
         }
     }
@@ -281,7 +294,8 @@ impl SecuritySim {
         self.orders_arrived = 0;
         self.arrival_position = 0.0;
         self.trades = 0;
-        self.buy_pressure = 0.0;
+        self.fair_tick = f64::from(self.reference_tick);
+        self.fair_spread = f64::from(self.reference_tick) * FAIR_VALUE_SPREAD;
         self.last_trade_tick = self.reference_tick;
         self.draw_next_arrival();
     }
@@ -329,9 +343,9 @@ impl SecuritySim {
         let key = merge_key(session_offset, self.security);
         let time = rows::time_text(time_of_day(session_offset));
 
-        self.buy_pressure = self.buy_pressure * 0.998 + 0.006 * (unit(&mut self.rng) - 0.5);
-        let stretch = f64::from(self.last_trade_tick) / f64::from(self.reference_tick) - 1.0;
-        let lean = (self.buy_pressure - MEAN_REVERSION * stretch).clamp(-0.2, 0.2);
+        self.move_fair_value();
+        let gap = (self.fair_tick - self.market_tick()) / self.fair_spread;
+        let lean = (FAIR_VALUE_LEAN * gap).clamp(-0.25, 0.25);
         let side = if unit(&mut self.rng) < 0.5 + lean {
             Side::Buy
         } else {
@@ -422,17 +436,17 @@ impl SecuritySim {
             }
         }
 
-        // A passive limit order some ticks behind the touch of its side.
-        let own_touch = match side {
-            Side::Buy => self.book.best_bid(),
-            Side::Sell => self.book.best_ask(),
-        };
-        let anchor = match (side, opposite_touch, own_touch) {
-            (Side::Buy, Some(ask), _) => ask.saturating_sub(1),
-            (Side::Sell, Some(bid), _) => bid + 1,
-            (_, None, Some(own)) => own,
-            (Side::Buy, None, None) => self.reference_tick - 1,
-            (Side::Sell, None, None) => self.reference_tick + 1,
+        // A passive limit order some ticks on its side of the fair value,
+        // never through the opposite touch.
+        let anchor = match side {
+            Side::Buy => {
+                let below_fair = self.fair_tick.floor() as u32;
+                opposite_touch.map_or(below_fair, |ask| below_fair.min(ask.saturating_sub(1)))
+            }
+            Side::Sell => {
+                let above_fair = self.fair_tick.ceil() as u32;
+                opposite_touch.map_or(above_fair, |bid| above_fair.max(bid + 1))
+            }
         };
         let offset = PASSIVE_OFFSET.sample(&mut self.rng) as u32;
         let tick = match side {
@@ -446,6 +460,26 @@ impl SecuritySim {
             100 * PASSIVE_LOTS.sample(&mut self.rng) as u64
         };
         (Some(tick), quantity)
+    }
+
+    /// One step of the fair value's mean-reverting walk (an Ornstein–Uhlenbeck
+    /// process in discrete time with uniform shocks of unit variance).
+    fn move_fair_value(&mut self) {
+        let reference = f64::from(self.reference_tick);
+        let shock = (unit(&mut self.rng) - 0.5) * 12f64.sqrt();
+        let step = self.fair_spread * (2.0 * FAIR_VALUE_PULL).sqrt();
+        self.fair_tick += FAIR_VALUE_PULL * (reference - self.fair_tick) + step * shock;
+        let (lowest, highest) = (self.book.lowest_tick(), self.book.highest_tick());
+        self.fair_tick = self.fair_tick.clamp(f64::from(lowest), f64::from(highest));
+    }
+
+    /// The market price in ticks: the mid when both sides are quoted, else
+    /// the last trade.
+    fn market_tick(&self) -> f64 {
+        match (self.book.best_bid(), self.book.best_ask()) {
+            (Some(bid), Some(ask)) => 0.5 * f64::from(bid + ask),
+            _ => f64::from(self.last_trade_tick),
+        }
     }
 
     /// Size of an ordinary marketable order: heavy-tailed round lots, so the
