@@ -47,6 +47,10 @@ use self::rows::RowBuffer;
 use self::simulate::{MAX_SECURITIES, SecurityProfile, SecuritySim};
 use crate::error::{Error, Result};
 
+/// Most trading days a run can have: about 380 years of weekdays, well
+/// inside the four-digit years of the date format.
+const MAX_DATES: u32 = 100_000;
+
 /// Orders per partition when neither a size nor a count is asked for.
 pub const DEFAULT_ORDERS_PER_PARTITION: u64 = 2_000;
 
@@ -167,6 +171,11 @@ impl Plan {
             return Err(Error::usage(
                 "generate: --dates and --securities must be at least 1",
             ));
+        }
+        if config.dates > MAX_DATES {
+            return Err(Error::usage(format!(
+                "generate: at most {MAX_DATES} dates are supported"
+            )));
         }
         if config.securities > MAX_SECURITIES {
             return Err(Error::usage(format!(

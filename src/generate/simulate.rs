@@ -195,17 +195,38 @@ impl SecurityProfile {
         }
     }
 
-    /// The reference (previous close) price of day `day` in ticks: a random
-    /// walk of daily returns from the first day's price, drawn from a stream
-    /// of the security alone so each partition can compute it independently.
-    pub fn reference_tick(&self, seed: u64, security: u32, day: u32) -> u32 {
-        let mut rng = stream_rng(seed, PURPOSE_SECURITY, u64::from(security), 1);
-        let mut price = f64::from(self.first_reference_tick);
-        for _ in 0..day {
-            price *= 1.0 + 0.02 * roughly_normal(&mut rng).clamp(-4.5, 4.5);
-            price = price.max(100.0);
+    /// The walk of this security's reference prices, at the first day.
+    fn reference_walk(&self, seed: u64, security: u32) -> ReferenceWalk {
+        ReferenceWalk {
+            rng: stream_rng(seed, PURPOSE_SECURITY, u64::from(security), 1),
+            price: f64::from(self.first_reference_tick),
+            day: 0,
         }
-        price as u32
+    }
+}
+
+/// The reference (previous close) prices of a security, day by day: a
+/// random walk of daily returns from the first day's price, drawn from a
+/// stream of the security alone, so a day's price depends only on the seed,
+/// the security and the day. Walked forward one day at a time, as days are
+/// generated in order.
+#[derive(Debug)]
+struct ReferenceWalk {
+    rng: Pcg64Mcg,
+    price: f64,
+    day: u32,
+}
+
+impl ReferenceWalk {
+    /// The reference price of `day` in ticks (`day` not before the walk's).
+    fn tick_on(&mut self, day: u32) -> u32 {
+        debug_assert!(day >= self.day);
+        while self.day < day {
+            self.price *= 1.0 + 0.02 * roughly_normal(&mut self.rng).clamp(-4.5, 4.5);
+            self.price = self.price.max(100.0);
+            self.day += 1;
+        }
+        self.price as u32
     }
 }
 
@@ -231,6 +252,8 @@ pub struct SecuritySim {
     next_arrival: u64,
     trades: u64,
     reference_tick: u32,
+    /// Where the reference prices of the security's days come from.
+    reference_walk: Option<ReferenceWalk>,
     /// The traders' shared idea of the price, in ticks: a mean-reverting
     /// random walk around the reference price. Passive orders gather around
     /// it and order flow leans towards it, so prices trend and revert within
@@ -258,6 +281,7 @@ impl SecuritySim {
             next_arrival: u64::MAX,
             trades: 0,
             reference_tick: 0,
+            reference_walk: None,
             fair_tick: 0.0,
             fair_spread: 1.0,
             last_trade_tick: 0,
@@ -285,7 +309,11 @@ impl SecuritySim {
             u64::from(day),
             u64::from(self.security),
         );
-        self.reference_tick = profile.reference_tick(seed, self.security, day);
+        let walk = match &mut self.reference_walk {
+            Some(walk) if walk.day <= day => walk,
+            stale => stale.insert(profile.reference_walk(seed, self.security)),
+        };
+        self.reference_tick = walk.tick_on(day);
         let band = ((f64::from(self.reference_tick) * PRICE_LIMIT) as u32).max(5);
         let lowest = self.reference_tick.saturating_sub(band).max(1);
         self.book.reset(lowest, self.reference_tick + band);
@@ -583,6 +611,30 @@ mod tests {
         assert!(sim.day_finished());
         assert_eq!(orders.bytes(), whole_orders.bytes());
         assert_eq!(trades.bytes(), whole_trades.bytes());
+    }
+
+    #[test]
+    fn a_day_is_the_same_whether_or_not_earlier_days_ran() {
+        let profile = SecurityProfile::new(9, 4);
+        let run = |days: &[u32]| {
+            let mut sim = SecuritySim::new(4, true);
+            let (mut orders, mut trades) = (RowBuffer::default(), RowBuffer::default());
+            for &day in days {
+                orders.clear();
+                trades.clear();
+                sim.start_day(9, &profile, day, b"2024-01-05", 500);
+                sim.run_until(u64::MAX, &mut orders, &mut trades);
+            }
+            (
+                orders.bytes().to_vec(),
+                trades.bytes().to_vec(),
+                sim.reference_tick,
+            )
+        };
+        let direct = run(&[3]);
+        assert_eq!(run(&[0, 1, 2, 3]), direct);
+        assert_eq!(run(&[5, 3]), direct);
+        assert_ne!(run(&[2]).2, direct.2);
     }
 
     #[test]
