@@ -150,7 +150,7 @@ impl CsvSink {
         let length = end - start;
         if length <= SHORT_COPY {
             // `filled < WRITE_BLOCK` here, so the slack holds `SHORT_COPY`
-            // bytes, and the padding makes every source chunk readable.
+            // bytes, and the slack after the rows makes every source chunk readable.
             let mut offset = 0;
             while offset < length {
                 let from = start + offset;

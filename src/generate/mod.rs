@@ -65,8 +65,8 @@ pub struct GenerateConfig {
     pub securities: u32,
     /// Approximate total bytes of both files. Excludes `orders_per_partition`.
     pub size: Option<u64>,
-    /// Mean orders per (day, security); securities differ in activity around
-    /// it. Excludes `size`. When both are `None`,
+    /// Mean orders per (day, security): securities differ in activity around
+    /// it, and arrivals are random. Excludes `size`. When both are `None`,
     /// [`DEFAULT_ORDERS_PER_PARTITION`].
     pub orders_per_partition: Option<u64>,
     /// Seed of every random choice: the same config gives the same bytes.
