@@ -125,6 +125,13 @@ impl CsvSink {
             scratch.next_row[security] = end_row;
             if end_row < buffer.rows() {
                 heap[0] = buffer.keys[end_row];
+                // Touch the security's next row now: with many securities
+                // the hardware cannot guess which buffer comes next, and a
+                // load issued here completes while other securities' rows
+                // are copied, instead of stalling the copy of this one.
+                let next = buffer.ends[end_row - 1] as usize;
+                let source = buffer.bytes_with_slack();
+                std::hint::black_box((source[next], source[next + SLACK_AFTER_ROWS - 1]));
             } else {
                 heap.swap_remove(0);
             }
@@ -143,7 +150,7 @@ impl CsvSink {
         let length = end - start;
         if length <= SHORT_COPY {
             // `filled < WRITE_BLOCK` here, so the slack holds `SHORT_COPY`
-            // bytes, and the padding makes every source chunk readable.
+            // bytes, and the slack after the rows makes every source chunk readable.
             let mut offset = 0;
             while offset < length {
                 let from = start + offset;

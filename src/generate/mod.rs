@@ -47,6 +47,10 @@ use self::rows::RowBuffer;
 use self::simulate::{MAX_SECURITIES, SecurityProfile, SecuritySim};
 use crate::error::{Error, Result};
 
+/// Most trading days a run can have: about 380 years of weekdays, well
+/// inside the four-digit years of the date format.
+const MAX_DATES: u32 = 100_000;
+
 /// Orders per partition when neither a size nor a count is asked for.
 pub const DEFAULT_ORDERS_PER_PARTITION: u64 = 2_000;
 
@@ -61,8 +65,8 @@ pub struct GenerateConfig {
     pub securities: u32,
     /// Approximate total bytes of both files. Excludes `orders_per_partition`.
     pub size: Option<u64>,
-    /// Mean orders per (day, security); securities differ in activity around
-    /// it. Excludes `size`. When both are `None`,
+    /// Mean orders per (day, security): securities differ in activity around
+    /// it, and arrivals are random. Excludes `size`. When both are `None`,
     /// [`DEFAULT_ORDERS_PER_PARTITION`].
     pub orders_per_partition: Option<u64>,
     /// Seed of every random choice: the same config gives the same bytes.
@@ -167,6 +171,11 @@ impl Plan {
             return Err(Error::usage(
                 "generate: --dates and --securities must be at least 1",
             ));
+        }
+        if config.dates > MAX_DATES {
+            return Err(Error::usage(format!(
+                "generate: at most {MAX_DATES} dates are supported"
+            )));
         }
         if config.securities > MAX_SECURITIES {
             return Err(Error::usage(format!(

@@ -77,7 +77,7 @@ impl RowBuffer {
         if self.storage.len() < at + ROW_ROOM {
             // Grow geometrically; zero-filling once is the price of writing
             // in place without `unsafe`.
-            let wanted = (2 * self.storage.len()).max(at + ROW_ROOM).max(4096);
+            let wanted = (2 * self.storage.len()).max(at + ROW_ROOM);
             self.storage.resize(wanted, 0);
         }
         RowWriter { buffer: self, at }

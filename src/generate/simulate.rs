@@ -55,9 +55,17 @@ const PASSIVE_OFFSET_MEAN: f64 = 3.0;
 const ODD_LOT_SHARE: f64 = 0.02;
 /// Daily price limit, as a fraction of the reference price.
 const PRICE_LIMIT: f64 = 0.10;
-/// How hard traders lean against a move: a price 5 % above the reference
-/// makes a buy 15 points less likely.
-const MEAN_REVERSION: f64 = 3.0;
+/// Spread of the fair value around the reference price (the standard
+/// deviation of its stationary distribution, as a fraction of the price):
+/// it sets how far prices wander in a day.
+const FAIR_VALUE_SPREAD: f64 = 0.012;
+/// Fraction of the fair value's distance from the reference price that is
+/// pulled back at each arrival.
+const FAIR_VALUE_PULL: f64 = 1.0 / 3000.0;
+/// How strongly the side of an order follows the gap between fair value and
+/// the market: a mid one standard deviation below fair value makes a buy
+/// this much more likely.
+const FAIR_VALUE_LEAN: f64 = 0.15;
 
 /// A random generator for one purpose, seeded from the run seed and the
 /// purpose's coordinates by SplitMix64 so nearby coordinates give unrelated
@@ -187,17 +195,38 @@ impl SecurityProfile {
         }
     }
 
-    /// The reference (previous close) price of day `day` in ticks: a random
-    /// walk of daily returns from the first day's price, drawn from a stream
-    /// of the security alone so each partition can compute it independently.
-    pub fn reference_tick(&self, seed: u64, security: u32, day: u32) -> u32 {
-        let mut rng = stream_rng(seed, PURPOSE_SECURITY, u64::from(security), 1);
-        let mut price = f64::from(self.first_reference_tick);
-        for _ in 0..day {
-            price *= 1.0 + 0.02 * roughly_normal(&mut rng).clamp(-4.5, 4.5);
-            price = price.max(100.0);
+    /// The walk of this security's reference prices, at the first day.
+    fn reference_walk(&self, seed: u64, security: u32) -> ReferenceWalk {
+        ReferenceWalk {
+            rng: stream_rng(seed, PURPOSE_SECURITY, u64::from(security), 1),
+            price: f64::from(self.first_reference_tick),
+            day: 0,
         }
-        price as u32
+    }
+}
+
+/// The reference (previous close) prices of a security, day by day: a
+/// random walk of daily returns from the first day's price, drawn from a
+/// stream of the security alone, so a day's price depends only on the seed,
+/// the security and the day. Walked forward one day at a time, as days are
+/// generated in order.
+#[derive(Debug)]
+struct ReferenceWalk {
+    rng: Pcg64Mcg,
+    price: f64,
+    day: u32,
+}
+
+impl ReferenceWalk {
+    /// The reference price of `day` in ticks (`day` not before the walk's).
+    fn tick_on(&mut self, day: u32) -> u32 {
+        debug_assert!(day >= self.day);
+        while self.day < day {
+            self.price *= 1.0 + 0.02 * roughly_normal(&mut self.rng).clamp(-4.5, 4.5);
+            self.price = self.price.max(100.0);
+            self.day += 1;
+        }
+        self.price as u32
     }
 }
 
@@ -223,11 +252,17 @@ pub struct SecuritySim {
     next_arrival: u64,
     trades: u64,
     reference_tick: u32,
-    /// Drifting tilt towards buying (positive) or selling: it makes prices
-    /// trend within the day.
-    buy_pressure: f64,
-    /// Price of the last trade, in ticks: traders lean against moves away
-    /// from the reference price, which keeps days within a realistic range.
+    /// Where the reference prices of the security's days come from.
+    reference_walk: Option<ReferenceWalk>,
+    /// The traders' shared idea of the price, in ticks: a mean-reverting
+    /// random walk around the reference price. Passive orders gather around
+    /// it and order flow leans towards it, so prices trend and revert within
+    /// a realistic daily range instead of wandering to the price limits.
+    fair_tick: f64,
+    /// Stationary standard deviation of `fair_tick`, in ticks.
+    fair_spread: f64,
+    /// Price of the last trade, in ticks: the market price when one side of
+    /// the book is empty.
     last_trade_tick: u32,
 }
 
@@ -246,7 +281,9 @@ impl SecuritySim {
             next_arrival: u64::MAX,
             trades: 0,
             reference_tick: 0,
-            buy_pressure: 0.0,
+            reference_walk: None,
+            fair_tick: 0.0,
+            fair_spread: 1.0,
             last_trade_tick: 0,
         }
     }
@@ -272,7 +309,11 @@ impl SecuritySim {
             u64::from(day),
             u64::from(self.security),
         );
-        self.reference_tick = profile.reference_tick(seed, self.security, day);
+        let walk = match &mut self.reference_walk {
+            Some(walk) if walk.day <= day => walk,
+            stale => stale.insert(profile.reference_walk(seed, self.security)),
+        };
+        self.reference_tick = walk.tick_on(day);
         let band = ((f64::from(self.reference_tick) * PRICE_LIMIT) as u32).max(5);
         let lowest = self.reference_tick.saturating_sub(band).max(1);
         self.book.reset(lowest, self.reference_tick + band);
@@ -281,7 +322,8 @@ impl SecuritySim {
         self.orders_arrived = 0;
         self.arrival_position = 0.0;
         self.trades = 0;
-        self.buy_pressure = 0.0;
+        self.fair_tick = f64::from(self.reference_tick);
+        self.fair_spread = f64::from(self.reference_tick) * FAIR_VALUE_SPREAD;
         self.last_trade_tick = self.reference_tick;
         self.draw_next_arrival();
     }
@@ -329,9 +371,9 @@ impl SecuritySim {
         let key = merge_key(session_offset, self.security);
         let time = rows::time_text(time_of_day(session_offset));
 
-        self.buy_pressure = self.buy_pressure * 0.998 + 0.006 * (unit(&mut self.rng) - 0.5);
-        let stretch = f64::from(self.last_trade_tick) / f64::from(self.reference_tick) - 1.0;
-        let lean = (self.buy_pressure - MEAN_REVERSION * stretch).clamp(-0.2, 0.2);
+        self.move_fair_value();
+        let gap = (self.fair_tick - self.market_tick()) / self.fair_spread;
+        let lean = (FAIR_VALUE_LEAN * gap).clamp(-0.25, 0.25);
         let side = if unit(&mut self.rng) < 0.5 + lean {
             Side::Buy
         } else {
@@ -422,17 +464,17 @@ impl SecuritySim {
             }
         }
 
-        // A passive limit order some ticks behind the touch of its side.
-        let own_touch = match side {
-            Side::Buy => self.book.best_bid(),
-            Side::Sell => self.book.best_ask(),
-        };
-        let anchor = match (side, opposite_touch, own_touch) {
-            (Side::Buy, Some(ask), _) => ask.saturating_sub(1),
-            (Side::Sell, Some(bid), _) => bid + 1,
-            (_, None, Some(own)) => own,
-            (Side::Buy, None, None) => self.reference_tick - 1,
-            (Side::Sell, None, None) => self.reference_tick + 1,
+        // A passive limit order some ticks on its side of the fair value,
+        // never through the opposite touch.
+        let anchor = match side {
+            Side::Buy => {
+                let below_fair = self.fair_tick.floor() as u32;
+                opposite_touch.map_or(below_fair, |ask| below_fair.min(ask.saturating_sub(1)))
+            }
+            Side::Sell => {
+                let above_fair = self.fair_tick.ceil() as u32;
+                opposite_touch.map_or(above_fair, |bid| above_fair.max(bid + 1))
+            }
         };
         let offset = PASSIVE_OFFSET.sample(&mut self.rng) as u32;
         let tick = match side {
@@ -446,6 +488,26 @@ impl SecuritySim {
             100 * PASSIVE_LOTS.sample(&mut self.rng) as u64
         };
         (Some(tick), quantity)
+    }
+
+    /// One step of the fair value's mean-reverting walk (an Ornstein–Uhlenbeck
+    /// process in discrete time with uniform shocks of unit variance).
+    fn move_fair_value(&mut self) {
+        let reference = f64::from(self.reference_tick);
+        let shock = (unit(&mut self.rng) - 0.5) * 12f64.sqrt();
+        let step = self.fair_spread * (2.0 * FAIR_VALUE_PULL).sqrt();
+        self.fair_tick += FAIR_VALUE_PULL * (reference - self.fair_tick) + step * shock;
+        let (lowest, highest) = (self.book.lowest_tick(), self.book.highest_tick());
+        self.fair_tick = self.fair_tick.clamp(f64::from(lowest), f64::from(highest));
+    }
+
+    /// The market price in ticks: the mid when both sides are quoted, else
+    /// the last trade.
+    fn market_tick(&self) -> f64 {
+        match (self.book.best_bid(), self.book.best_ask()) {
+            (Some(bid), Some(ask)) => 0.5 * f64::from(bid + ask),
+            _ => f64::from(self.last_trade_tick),
+        }
     }
 
     /// Size of an ordinary marketable order: heavy-tailed round lots, so the
@@ -549,6 +611,30 @@ mod tests {
         assert!(sim.day_finished());
         assert_eq!(orders.bytes(), whole_orders.bytes());
         assert_eq!(trades.bytes(), whole_trades.bytes());
+    }
+
+    #[test]
+    fn a_day_is_the_same_whether_or_not_earlier_days_ran() {
+        let profile = SecurityProfile::new(9, 4);
+        let run = |days: &[u32]| {
+            let mut sim = SecuritySim::new(4, true);
+            let (mut orders, mut trades) = (RowBuffer::default(), RowBuffer::default());
+            for &day in days {
+                orders.clear();
+                trades.clear();
+                sim.start_day(9, &profile, day, b"2024-01-05", 500);
+                sim.run_until(u64::MAX, &mut orders, &mut trades);
+            }
+            (
+                orders.bytes().to_vec(),
+                trades.bytes().to_vec(),
+                sim.reference_tick,
+            )
+        };
+        let direct = run(&[3]);
+        assert_eq!(run(&[0, 1, 2, 3]), direct);
+        assert_eq!(run(&[5, 3]), direct);
+        assert_ne!(run(&[2]).2, direct.2);
     }
 
     #[test]
