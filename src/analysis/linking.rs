@@ -195,3 +195,67 @@ pub(crate) fn reference_price(
     let last_earlier = *trade_order.get(earlier.checked_sub(1)?)?;
     Some(trades.price[last_earlier as usize])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trades(rows: &[(u64, u64, Option<Side>)], has_aggressor_column: bool) -> TradeColumns {
+        let mut t = TradeColumns {
+            has_aggressor_column,
+            ..TradeColumns::default()
+        };
+        for (i, &(buy, sell, aggressor)) in rows.iter().enumerate() {
+            t.trade_id.push(i as u64);
+            t.time_ns.push(0);
+            t.price.push(1.0);
+            t.quantity.push(1.0);
+            t.buy_order_id.push(buy);
+            t.sell_order_id.push(sell);
+            t.aggressor_side.push(aggressor);
+        }
+        t
+    }
+
+    #[test]
+    fn without_aggressor_column_the_larger_known_id_takes() {
+        let t = trades(
+            &[(5, 9, None), (9, 5, None), (0, 9, None), (9, 0, None)],
+            false,
+        );
+        let takers: Vec<Option<u64>> = (0..4).map(|i| taker_id(&t, i)).collect();
+        assert_eq!(takers, [Some(9), Some(9), None, None]);
+    }
+
+    #[test]
+    fn with_aggressor_column_the_named_side_takes_even_the_smaller_id() {
+        let t = trades(
+            &[
+                (5, 9, Some(Side::Buy)),
+                (5, 9, Some(Side::Sell)),
+                (5, 9, None),
+                (0, 9, Some(Side::Buy)),
+            ],
+            true,
+        );
+        let takers: Vec<Option<u64>> = (0..4).map(|i| taker_id(&t, i)).collect();
+        assert_eq!(takers, [Some(5), Some(9), None, None]);
+    }
+
+    #[test]
+    fn hasher_spreads_sequential_ids() {
+        let hash = |id: u64| {
+            let mut h = OrderIdHasher::default();
+            h.write_u64(id);
+            h.finish()
+        };
+        let top_bits: std::collections::HashSet<u64> =
+            (1..=1024).map(|id| hash(id) >> 57).collect();
+        assert!(
+            top_bits.len() > 64,
+            "tag bits poorly spread: {}",
+            top_bits.len()
+        );
+        assert_ne!(hash(1), hash(2));
+    }
+}

@@ -80,7 +80,15 @@ pub fn ks_2samp(x: &[f64], y: &[f64]) -> Option<KsResult> {
     let mut ys = y.to_vec();
     xs.sort_unstable_by(f64::total_cmp);
     ys.sort_unstable_by(f64::total_cmp);
-    let d = ks_statistic_of_sorted(&xs, &ys);
+    ks_2samp_sorted(&xs, &ys)
+}
+
+/// [`ks_2samp`] for samples already sorted ascending.
+pub fn ks_2samp_sorted(xs: &[f64], ys: &[f64]) -> Option<KsResult> {
+    if xs.len() < 2 || ys.len() < 2 {
+        return None;
+    }
+    let d = ks_statistic_of_sorted(xs, ys);
     let (n, m) = (xs.len(), ys.len());
     let scale = ((n * m) as f64 / (n + m) as f64).sqrt();
     Some(KsResult {
