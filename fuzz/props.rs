@@ -176,7 +176,7 @@ fn quote_count(line: &[u8]) -> usize {
 /// True when the quote rules of the whole line hold (balanced, and every
 /// field clean).
 fn reference_quotes_ok(line: &[u8], fields: &[RefField<'_>]) -> bool {
-    quote_count(line) % 2 == 0 && fields.iter().all(RefField::quotes_ok)
+    quote_count(line).is_multiple_of(2) && fields.iter().all(RefField::quotes_ok)
 }
 
 fn as_str(bytes: &[u8]) -> Option<&str> {
@@ -258,12 +258,15 @@ fn ref_date(bytes: &[u8]) -> Option<String> {
         return None;
     }
     let (year, month, day): (u32, u32, u32) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    let ok = (1..=9999).contains(&year)
-        && (1..=12).contains(&month)
-        && day >= 1
-        && day <= month_days[month as usize - 1];
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
+    let month_days = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        1..=12 => 31,
+        _ => 0,
+    };
+    let ok = (1..=9999).contains(&year) && (1..=month_days).contains(&day);
     ok.then(|| format!("{y}-{m}-{d}"))
 }
 
@@ -365,10 +368,13 @@ impl<'a> RefRow<'a> {
     /// Asserts that `reason` names something really wrong with the row.
     fn assert_justifies(&self, kind: FileKind, reason: RejectReason) {
         let line = String::from_utf8_lossy(self.line);
-        assert!(!reason.to_string().is_empty(), "empty Display for {reason:?}");
+        assert!(
+            !reason.to_string().is_empty(),
+            "empty Display for {reason:?}"
+        );
         let field = |n: usize| &self.fields[n - 1];
         let ok = match reason {
-            RejectReason::UnbalancedQuote => quote_count(self.line) % 2 == 1,
+            RejectReason::UnbalancedQuote => !quote_count(self.line).is_multiple_of(2),
             RejectReason::QuotedSeparator { field: n } => {
                 n >= 1 && n <= self.fields.len() && field(n).quoted_separator()
             }
@@ -383,19 +389,18 @@ impl<'a> RefRow<'a> {
             }
             RejectReason::Invalid(column) => {
                 self.shape_ok()
-                    && self
-                        .names
-                        .iter()
-                        .zip(&self.fields)
-                        .any(|(name, field)| {
-                            column_named(kind, name) == Some(column)
-                                && !ref_column_valid(column, field.value)
-                        })
+                    && self.names.iter().zip(&self.fields).any(|(name, field)| {
+                        column_named(kind, name) == Some(column)
+                            && !ref_column_valid(column, field.value)
+                    })
             }
             RejectReason::MissingLimitPrice => self.shape_ok() && self.missing_limit_price(kind),
             _ => panic!("a reject reason the properties do not know: {reason:?}"),
         };
-        assert!(ok, "{kind:?} row {line:?} rejected for a wrong reason: {reason:?} ({reason})");
+        assert!(
+            ok,
+            "{kind:?} row {line:?} rejected for a wrong reason: {reason:?} ({reason})"
+        );
     }
 }
 
@@ -460,7 +465,11 @@ fn check_order_line(index: usize, line: &[u8], scratch: &mut FieldBuf) {
             assert_eq!(Some(row.order_type), ref_order_type(order_type));
             // Each field the layout exposes is the reference's field.
             for (at, field) in reference.fields.iter().enumerate() {
-                assert_eq!(scratch.field(line, at), field.value, "field {at} of {shown:?}");
+                assert_eq!(
+                    scratch.field(line, at),
+                    field.value,
+                    "field {at} of {shown:?}"
+                );
             }
         }
         Err(reason) => {
@@ -491,7 +500,10 @@ fn check_trade_line(index: usize, line: &[u8], scratch: &mut FieldBuf) {
             assert_eq!(row.time_text, must(&reference, "time"));
             assert_eq!(Some(row.time_ns), ref_time_ns(row.time_text), "{shown:?}");
             assert_eq!(Some(row.price), ref_decimal(must(&reference, "price")));
-            assert_eq!(Some(row.quantity), ref_decimal(must(&reference, "quantity")));
+            assert_eq!(
+                Some(row.quantity),
+                ref_decimal(must(&reference, "quantity"))
+            );
             assert_eq!(
                 Some(row.buy_order_id),
                 ref_optional_id(must(&reference, "buy_order_id"))
@@ -503,7 +515,11 @@ fn check_trade_line(index: usize, line: &[u8], scratch: &mut FieldBuf) {
             let aggressor = reference.get("aggressor_side").unwrap_or(b"");
             assert_eq!(row.aggressor_side, ref_side(aggressor));
             for (at, field) in reference.fields.iter().enumerate() {
-                assert_eq!(scratch.field(line, at), field.value, "field {at} of {shown:?}");
+                assert_eq!(
+                    scratch.field(line, at),
+                    field.value,
+                    "field {at} of {shown:?}"
+                );
             }
         }
         Err(reason) => {
@@ -544,8 +560,12 @@ pub fn row_verdicts(data: &[u8]) -> (bool, bool) {
     };
     let selector = usize::from(selector);
     let mut scratch = FieldBuf::default();
-    let order = layout(FileKind::Orders, selector % 4).0.parse_order(line, &mut scratch);
-    let trade = layout(FileKind::Trades, selector / 4 % 4).0.parse_trade(line, &mut scratch);
+    let order = layout(FileKind::Orders, selector % 4)
+        .0
+        .parse_order(line, &mut scratch);
+    let trade = layout(FileKind::Trades, selector / 4 % 4)
+        .0
+        .parse_trade(line, &mut scratch);
     (order.is_ok(), trade.is_ok())
 }
 
@@ -570,12 +590,23 @@ fn check_header_as(kind: FileKind, header: &[u8]) {
     match Layout::from_header(kind, header, Path::new("fuzz.csv")) {
         Ok(layout) => {
             let names = names.unwrap_or_else(|| panic!("accepted a non-UTF-8 header {shown:?}"));
-            assert!(quotes_ok, "accepted a header breaking the quote rules: {shown:?}");
+            assert!(
+                quotes_ok,
+                "accepted a header breaking the quote rules: {shown:?}"
+            );
             assert_eq!(layout.kind(), kind);
-            assert_eq!(layout.column_names(), &names[..], "{kind:?} header {shown:?}");
+            assert_eq!(
+                layout.column_names(),
+                &names[..],
+                "{kind:?} header {shown:?}"
+            );
             assert_eq!(layout.field_count(), names.len());
             for name in required(kind) {
-                assert_eq!(count(&names, name), 1, "{name} in {kind:?} header {shown:?}");
+                assert_eq!(
+                    count(&names, name),
+                    1,
+                    "{name} in {kind:?} header {shown:?}"
+                );
             }
             let has_optional = count(&names, optional(kind));
             assert!(has_optional <= 1, "duplicated optional column in {shown:?}");
@@ -595,8 +626,9 @@ fn check_header_as(kind: FileKind, header: &[u8]) {
             assert!(!err.to_string().is_empty());
             match err.kind() {
                 ErrorKind::MissingColumns { missing, found, .. } => {
-                    let names = names
-                        .unwrap_or_else(|| panic!("MissingColumns for a non-UTF-8 header {shown:?}"));
+                    let names = names.unwrap_or_else(|| {
+                        panic!("MissingColumns for a non-UTF-8 header {shown:?}")
+                    });
                     assert!(quotes_ok, "MissingColumns before a quote fault: {shown:?}");
                     assert_eq!(found, &names, "found columns of {shown:?}");
                     let absent: Vec<&str> = required(kind)
@@ -728,12 +760,17 @@ pub fn check_router(data: &[u8]) {
     let mut line_count = 0u64;
     let mut rest = body;
     while !rest.is_empty() {
-        let cut = rest.iter().position(|&b| b == b'\n').map_or(rest.len(), |at| at + 1);
+        let cut = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(rest.len(), |at| at + 1);
         let (with_terminator, tail) = rest.split_at(cut);
         rest = tail;
         let index_in_chunk = line_count;
         line_count += 1;
-        let line = with_terminator.strip_suffix(b"\n").unwrap_or(with_terminator);
+        let line = with_terminator
+            .strip_suffix(b"\n")
+            .unwrap_or(with_terminator);
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() || line == b"\r" {
             continue;
@@ -769,13 +806,19 @@ pub fn check_router(data: &[u8]) {
         .iter()
         .map(|g| (g.key.to_string(), g.bytes.clone(), g.rows))
         .collect();
-    assert_eq!(got_groups, expected_groups, "groups of {kind:?} header {index}");
+    assert_eq!(
+        got_groups, expected_groups,
+        "groups of {kind:?} header {index}"
+    );
     let got_rejected: Vec<(u64, Vec<u8>)> = routed
         .rejected
         .iter()
         .map(|r| (r.line_in_chunk, r.raw.clone()))
         .collect();
-    assert_eq!(got_rejected, expected_rejected, "rejected of {kind:?} header {index}");
+    assert_eq!(
+        got_rejected, expected_rejected,
+        "rejected of {kind:?} header {index}"
+    );
     for rejected in &routed.rejected {
         let reason = layout
             .parse_key(&rejected.raw, &mut scratch)
