@@ -175,6 +175,35 @@ fn reference_tree(orders: &Path, trades: &Path) -> BTreeMap<String, Vec<u8>> {
     tree
 }
 
+/// The extraction's output: `partitions/` and `rejected/` (not the
+/// registry, which records times).
+fn extracted_tree(output: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut tree = read_tree(output);
+    tree.retain(|path, _| path.starts_with("partitions/") || path.starts_with("rejected/"));
+    tree
+}
+
+/// Same files, same bytes; a failure names the first differing file
+/// instead of dumping megabytes of bytes.
+fn assert_same_tree(got: &BTreeMap<String, Vec<u8>>, expected: &BTreeMap<String, Vec<u8>>) {
+    let got_paths: Vec<_> = got.keys().collect();
+    let expected_paths: Vec<_> = expected.keys().collect();
+    assert!(
+        got_paths == expected_paths,
+        "different files: {} vs {} expected",
+        got.len(),
+        expected.len()
+    );
+    for (path, bytes) in expected {
+        assert!(
+            got[path] == *bytes,
+            "{path} differs:\n got: {}\nwant: {}",
+            String::from_utf8_lossy(&got[path]),
+            String::from_utf8_lossy(bytes)
+        );
+    }
+}
+
 /// Every file under `root`, by relative path.
 fn read_tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
@@ -372,7 +401,7 @@ fn a_fifo_is_read_like_a_file() {
     assert!(!summary.orders.mapped, "a FIFO cannot be mapped");
     let mapped_output = dir.path().join("mapped");
     extract(&self::config(&orders, &trades, &mapped_output)).unwrap();
-    assert_eq!(read_tree(&output), read_tree(&mapped_output));
+    assert_same_tree(&extracted_tree(&output), &extracted_tree(&mapped_output));
 }
 
 #[test]
@@ -497,5 +526,37 @@ fn thousands_of_partitions_under_ulimit_256() {
     assert_eq!(dates.len(), 5);
     let expected = reference_tree(&orders, &trades);
     assert_eq!(expected.len(), 5_100 * 2 + 2);
-    assert_eq!(read_tree(&output), expected);
+    assert_same_tree(&extracted_tree(&output), &expected);
+}
+
+#[test]
+fn generated_data_extracts_identically_for_any_workers_and_chunk_size() {
+    use sweep_pipeline::generate::{GenerateConfig, generate};
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input");
+    generate(&GenerateConfig {
+        output: input.clone(),
+        dates: 3,
+        securities: 12,
+        orders_per_partition: Some(400),
+        seed: 99,
+        with_aggressor: true,
+        ..GenerateConfig::default()
+    })
+    .unwrap();
+    let (orders, trades) = (input.join("orders.csv"), input.join("trades.csv"));
+    let expected = reference_tree(&orders, &trades);
+    assert_eq!(expected.len(), 3 * 12 * 2 + 2);
+    for workers in [1, 2, 4] {
+        for chunk_rows in [1, 7, 1000, 1_000_000] {
+            let output = dir.path().join(format!("out-{workers}-{chunk_rows}"));
+            let mut config = config(&orders, &trades, &output);
+            config.workers = workers;
+            config.chunk_rows = chunk_rows;
+            let summary = extract(&config).unwrap();
+            assert_eq!(summary.orders.rejected + summary.trades.rejected, 0);
+            assert_same_tree(&extracted_tree(&output), &expected);
+            fs::remove_dir_all(&output).unwrap();
+        }
+    }
 }

@@ -96,7 +96,9 @@ proptest! {
         let result = result.unwrap();
         let ecdf = |v: &[f64], at: f64| v.iter().filter(|s| **s <= at).count() as f64 / v.len() as f64;
         let d = x.iter().chain(&y).map(|&at| (ecdf(&x, at) - ecdf(&y, at)).abs()).fold(0.0, f64::max);
-        prop_assert_eq!(result.d, d);
+        // SciPy reports the exact rational D rounded once; the ECDF
+        // difference here is rounded twice.
+        prop_assert!((result.d - d).abs() <= 4.0 * f64::EPSILON, "d {} vs {}", result.d, d);
         // The Kolmogorov series summed term by term.
         let arg = d * ((x.len() * y.len()) as f64 / (x.len() + y.len()) as f64).sqrt();
         let expected_p = if arg < 0.2 {

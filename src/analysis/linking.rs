@@ -134,7 +134,7 @@ pub(crate) fn link(orders: &OrderColumns<'_>, trades: &TradeColumns) -> Linking 
     let mut unlinked_trades = 0;
     let mut taker_row_of_trade = vec![NO_ROW; trades.len()];
     let mut fill_counts = vec![0u32; order_count + 1];
-    for trade in 0..trades.len() {
+    for (trade, taker_row) in taker_row_of_trade.iter_mut().enumerate() {
         let buy_row = row_of(trades.buy_order_id[trade]);
         let sell_row = row_of(trades.sell_order_id[trade]);
         for row in [buy_row, sell_row] {
@@ -148,7 +148,7 @@ pub(crate) fn link(orders: &OrderColumns<'_>, trades: &TradeColumns) -> Linking 
         if let Some(id) = taker_id(trades, trade) {
             let row = row_of(id);
             if row != NO_ROW {
-                taker_row_of_trade[trade] = row;
+                *taker_row = row;
                 fill_counts[row as usize + 1] += 1;
             }
         }
@@ -194,4 +194,68 @@ pub(crate) fn reference_price(
     let earlier = sorted_trade_times.partition_point(|&t| t < time_ns);
     let last_earlier = *trade_order.get(earlier.checked_sub(1)?)?;
     Some(trades.price[last_earlier as usize])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trades(rows: &[(u64, u64, Option<Side>)], has_aggressor_column: bool) -> TradeColumns {
+        let mut t = TradeColumns {
+            has_aggressor_column,
+            ..TradeColumns::default()
+        };
+        for (i, &(buy, sell, aggressor)) in rows.iter().enumerate() {
+            t.trade_id.push(i as u64);
+            t.time_ns.push(0);
+            t.price.push(1.0);
+            t.quantity.push(1.0);
+            t.buy_order_id.push(buy);
+            t.sell_order_id.push(sell);
+            t.aggressor_side.push(aggressor);
+        }
+        t
+    }
+
+    #[test]
+    fn without_aggressor_column_the_larger_known_id_takes() {
+        let t = trades(
+            &[(5, 9, None), (9, 5, None), (0, 9, None), (9, 0, None)],
+            false,
+        );
+        let takers: Vec<Option<u64>> = (0..4).map(|i| taker_id(&t, i)).collect();
+        assert_eq!(takers, [Some(9), Some(9), None, None]);
+    }
+
+    #[test]
+    fn with_aggressor_column_the_named_side_takes_even_the_smaller_id() {
+        let t = trades(
+            &[
+                (5, 9, Some(Side::Buy)),
+                (5, 9, Some(Side::Sell)),
+                (5, 9, None),
+                (0, 9, Some(Side::Buy)),
+            ],
+            true,
+        );
+        let takers: Vec<Option<u64>> = (0..4).map(|i| taker_id(&t, i)).collect();
+        assert_eq!(takers, [Some(5), Some(9), None, None]);
+    }
+
+    #[test]
+    fn hasher_spreads_sequential_ids() {
+        let hash = |id: u64| {
+            let mut h = OrderIdHasher::default();
+            h.write_u64(id);
+            h.finish()
+        };
+        let top_bits: std::collections::HashSet<u64> =
+            (1..=1024).map(|id| hash(id) >> 57).collect();
+        assert!(
+            top_bits.len() > 64,
+            "tag bits poorly spread: {}",
+            top_bits.len()
+        );
+        assert_ne!(hash(1), hash(2));
+    }
 }

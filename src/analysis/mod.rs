@@ -15,6 +15,7 @@ mod detailed;
 mod linking;
 mod load;
 mod output;
+mod samples;
 mod summary;
 mod takers;
 mod tests_file;
@@ -23,6 +24,7 @@ mod unmatched;
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::stats::Description;
 
 pub use load::{
     OrderColumns, PartitionData, PartitionFiles, TradeColumns, parse_orders, parse_trades,
@@ -118,9 +120,28 @@ pub fn analyse(data: &PartitionData<'_>, sweep_min_levels: u32) -> PartitionRepo
         figures,
         ..PartitionReport::default()
     };
+    // A detailed row is ~200 bytes; reserving avoids regrowing the buffer.
+    report.detailed_csv.reserve(256 + takers.len() * 200);
     detailed::write_detailed(&data.orders, &takers, &mut report.detailed_csv);
-    summary::write_summary(&takers, &mut report.summary_csv);
-    tests_file::write_tests(&takers, &mut report.tests_csv);
+
+    // Each metric is gathered and sorted once, for both the summary and the
+    // tests.
+    let mut table: summary::SummaryTable = Default::default();
+    let mut samples = samples::MetricSamples::default();
+    report
+        .tests_csv
+        .extend_from_slice(tests_file::TESTS_HEADER.as_bytes());
+    report.tests_csv.push(b'\n');
+    for (m, metric) in Metric::ALL.into_iter().enumerate() {
+        samples.collect(&takers, metric);
+        table[0][m] = Description::of_sorted(&samples.sweep, &samples.sweep_sorted);
+        table[1][m] = Description::of_sorted(&samples.non_sweep, &samples.non_sweep_sorted);
+        table[2][m] = Description::of_sorted(&samples.all, &samples.all_sorted);
+        if metric != Metric::Levels {
+            tests_file::write_test_row(metric, &samples, &mut report.tests_csv);
+        }
+    }
+    summary::write_summary(&table, &mut report.summary_csv);
     unmatched::write_unmatched(data, &linking, &mut report.unmatched_csv);
     report
 }

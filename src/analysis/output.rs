@@ -34,12 +34,10 @@ impl StatsPaths {
         for dir in [&self.matched_dir, &self.unmatched_dir] {
             fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create folder", e))?;
         }
-        if fsync {
-            if let Some(stats) = self.matched_dir.parent() {
-                sync_dir(stats)?;
-                if let Some(partition) = stats.parent() {
-                    sync_dir(partition)?;
-                }
+        if fsync && let Some(stats) = self.matched_dir.parent() {
+            sync_dir(stats)?;
+            if let Some(partition) = stats.parent() {
+                sync_dir(partition)?;
             }
         }
         Ok(())

@@ -144,27 +144,6 @@ impl Group {
             Group::All => "all",
         }
     }
-
-    /// Whether `taker` belongs to the group.
-    pub fn contains(self, taker: &TakerMetrics) -> bool {
-        match self {
-            Group::Sweep => taker.is_sweep,
-            Group::NonSweep => !taker.is_sweep,
-            Group::All => true,
-        }
-    }
-}
-
-/// The defined values of `metric` over the takers of `group`, in taker order
-/// (appended to `out`, which is cleared first).
-pub fn collect_values(takers: &[TakerMetrics], group: Group, metric: Metric, out: &mut Vec<f64>) {
-    out.clear();
-    out.extend(
-        takers
-            .iter()
-            .filter(|taker| group.contains(taker))
-            .filter_map(|taker| metric.of(taker)),
-    );
 }
 
 /// Computes the metrics of every taker order, sorted by (order time, order id).

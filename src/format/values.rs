@@ -154,22 +154,44 @@ pub fn parse_time_ns(field: &[u8]) -> Option<u64> {
 /// Parses a decimal `[0-9]+(\.[0-9]*)?` or `\.[0-9]+` (no sign, exponent or
 /// separators) into a finite `f64`.
 pub fn parse_decimal(field: &[u8]) -> Option<f64> {
+    let mut mantissa = 0u64;
     let mut digits = 0usize;
-    let mut dots = 0usize;
-    for &b in field {
+    let mut significant = 0usize;
+    let mut dot_at = None;
+    for (at, &b) in field.iter().enumerate() {
         match b {
-            b'0'..=b'9' => digits += 1,
-            b'.' => dots += 1,
+            b'0'..=b'9' => {
+                digits += 1;
+                if mantissa != 0 || b != b'0' {
+                    significant += 1;
+                }
+                mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(b - b'0'));
+            }
+            b'.' if dot_at.is_none() => dot_at = Some(at),
             _ => return None,
         }
     }
-    if digits == 0 || dots > 1 {
+    if digits == 0 {
         return None;
+    }
+    let fraction_digits = dot_at.map_or(0, |at| field.len() - at - 1);
+    // Clinger's fast path: a mantissa below 2^53 and a power of ten up to
+    // 10^22 are both exact doubles, and IEEE division rounds correctly, so
+    // the quotient is the correctly rounded value, the same one a full
+    // parser returns. Prices and sizes almost always take this path.
+    if significant <= 15 && fraction_digits <= 22 {
+        return Some(mantissa as f64 / POWERS_OF_TEN[fraction_digits]);
     }
     let value: f64 = lexical_core::parse(field).ok()?;
     // Hundreds of digits overflow to infinity; such a value is no price.
     value.is_finite().then_some(value)
 }
+
+/// 10^0 ..= 10^22, every one exactly representable as an `f64`.
+const POWERS_OF_TEN: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
 
 /// Parses an unsigned 64-bit integer: ASCII digits only (leading zeros
 /// allowed), at most 2⁶⁴−1.
@@ -297,6 +319,39 @@ mod tests {
         }
         let huge = vec![b'9'; 400];
         assert_eq!(parse_decimal(&huge), None);
+        assert_eq!(
+            parse_decimal(b"0000000000000000000000000012.50"),
+            Some(12.5)
+        );
+    }
+
+    #[test]
+    fn the_fast_path_equals_a_full_parser() {
+        // Deterministic sample of decimals of every shape the fast path
+        // takes, and some it must hand over; std's parser is the reference.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..200_000 {
+            let int_digits = (next() % 12) as usize;
+            let frac_digits = (next() % 12) as usize;
+            let mut text = String::new();
+            for _ in 0..int_digits {
+                text.push((b'0' + (next() % 10) as u8) as char);
+            }
+            if frac_digits > 0 || int_digits == 0 {
+                text.push('.');
+            }
+            for _ in 0..frac_digits.max(usize::from(int_digits == 0)) {
+                text.push((b'0' + (next() % 10) as u8) as char);
+            }
+            let expected: f64 = text.parse().unwrap();
+            assert_eq!(parse_decimal(text.as_bytes()), Some(expected), "{text}");
+        }
     }
 
     #[test]

@@ -47,6 +47,10 @@ use self::rows::RowBuffer;
 use self::simulate::{MAX_SECURITIES, SecurityProfile, SecuritySim};
 use crate::error::{Error, Result};
 
+/// Most trading days a run can have: about 380 years of weekdays, well
+/// inside the four-digit years of the date format.
+const MAX_DATES: u32 = 100_000;
+
 /// Orders per partition when neither a size nor a count is asked for.
 pub const DEFAULT_ORDERS_PER_PARTITION: u64 = 2_000;
 
@@ -61,8 +65,8 @@ pub struct GenerateConfig {
     pub securities: u32,
     /// Approximate total bytes of both files. Excludes `orders_per_partition`.
     pub size: Option<u64>,
-    /// Mean orders per (day, security); securities differ in activity around
-    /// it. Excludes `size`. When both are `None`,
+    /// Mean orders per (day, security): securities differ in activity around
+    /// it, and arrivals are random. Excludes `size`. When both are `None`,
     /// [`DEFAULT_ORDERS_PER_PARTITION`].
     pub orders_per_partition: Option<u64>,
     /// Seed of every random choice: the same config gives the same bytes.
@@ -137,12 +141,14 @@ pub fn generate_with_progress(
     })
 }
 
-/// Bytes of merged rows gathered per time slice across all securities: two
-/// slices are in memory at once.
-const SLICE_BYTES: u64 = 32 << 20;
+/// Bytes of rows per time slice across all securities. Two slices are in
+/// memory at once, and a slice is small enough that its rows are still in
+/// the processor's cache when they are merged: the merge is bound by memory
+/// latency otherwise.
+const SLICE_BYTES: u64 = 4 << 20;
 /// Smallest share of a slice per security, so tiny slices do not drown the
 /// work in per-slice overhead.
-const MIN_SECURITY_SLICE_BYTES: u64 = 16 << 10;
+const MIN_SECURITY_SLICE_BYTES: u64 = 4 << 10;
 /// Bytes per order (its row and its share of trade rows) assumed before any
 /// calibration.
 const GUESSED_BYTES_PER_ORDER: f64 = 110.0;
@@ -165,6 +171,11 @@ impl Plan {
             return Err(Error::usage(
                 "generate: --dates and --securities must be at least 1",
             ));
+        }
+        if config.dates > MAX_DATES {
+            return Err(Error::usage(format!(
+                "generate: at most {MAX_DATES} dates are supported"
+            )));
         }
         if config.securities > MAX_SECURITIES {
             return Err(Error::usage(format!(
@@ -250,7 +261,7 @@ impl Plan {
             sim.run_until(u64::MAX, &mut order_rows, &mut trade_rows);
             orders += order_rows.rows() as u64;
             trades += trade_rows.rows() as u64;
-            bytes += (order_rows.bytes.len() + trade_rows.bytes.len()) as u64;
+            bytes += (order_rows.bytes().len() + trade_rows.bytes().len()) as u64;
             order_rows.clear();
             trade_rows.clear();
         }
@@ -351,18 +362,13 @@ struct OutputFiles {
 }
 
 impl OutputFiles {
-    /// Merges one slice of every security into the files.
+    /// Merges one slice of every security (`outputs[i]` is security `i`'s)
+    /// into the files.
     fn append_slice(&mut self, outputs: &[Box<SliceOutput>]) -> Result<()> {
-        self.orders.append_merged(
-            |security| &outputs[security].orders,
-            outputs.len(),
-            &mut self.scratch,
-        )?;
-        self.trades.append_merged(
-            |security| &outputs[security].trades,
-            outputs.len(),
-            &mut self.scratch,
-        )
+        let orders: Vec<&RowBuffer> = outputs.iter().map(|output| &output.orders).collect();
+        self.orders.append_merged(&orders, &mut self.scratch)?;
+        let trades: Vec<&RowBuffer> = outputs.iter().map(|output| &output.trades).collect();
+        self.trades.append_merged(&trades, &mut self.scratch)
     }
 
     fn bytes(&self) -> u64 {
@@ -459,7 +465,9 @@ fn merge_jobs(
     // Simulations that finished the next slice before the current one was
     // merged; they wait so that no more than two slices are in flight.
     let mut parked: Vec<Box<SecuritySim>> = Vec::new();
-    let mut spare: Vec<Box<SliceOutput>> = Vec::new();
+    // Each security's merged buffers go back to it, so a buffer keeps the
+    // capacity its own security needs rather than growing to the busiest's.
+    let mut spare: Vec<Option<Box<SliceOutput>>> = (0..securities).map(|_| None).collect();
     let mut merged: Vec<Box<SliceOutput>> = Vec::with_capacity(securities);
 
     let send = |sim: Box<SecuritySim>, output: Box<SliceOutput>, step: u64| {
@@ -483,7 +491,11 @@ fn merge_jobs(
                 current[security] = Some(job.output);
                 received += 1;
                 if step + 1 < steps {
-                    send(job.sim, spare.pop().unwrap_or_default(), step + 1);
+                    send(
+                        job.sim,
+                        spare[security].take().unwrap_or_default(),
+                        step + 1,
+                    );
                 }
             } else {
                 debug_assert_eq!(job.step, step + 1);
@@ -498,15 +510,16 @@ fn merge_jobs(
                 .map(|slot| slot.take().expect("every security reported")),
         );
         files.append_slice(&merged)?;
-        for mut output in merged.drain(..) {
+        for (security, mut output) in merged.drain(..).enumerate() {
             output.clear();
-            spare.push(output);
+            spare[security] = Some(output);
         }
         progress(files.bytes());
         std::mem::swap(&mut current, &mut next);
         for sim in parked.drain(..) {
             if step + 2 < steps {
-                send(sim, spare.pop().unwrap_or_default(), step + 2);
+                let security = sim.security() as usize;
+                send(sim, spare[security].take().unwrap_or_default(), step + 2);
             }
         }
     }

@@ -1,10 +1,10 @@
 //! Order and trade rows as CSV bytes (SPEC §2), and the buffers that hold them.
 //!
 //! Owns the column layout of the generated files and the number formatting.
-//! Numbers are formatted by hand into stack buffers, because the generator
-//! writes billions of them and `format!` per field would cost more than the
-//! simulation. It does not decide what the rows say (the simulation) nor
-//! their order in the files (the merge).
+//! Rows are formatted by hand straight into their buffer, because the
+//! generator writes billions of them and `format!` per field would cost more
+//! than the simulation. It does not decide what the rows say (the
+//! simulation) nor their order in the files (the merge).
 
 use super::book::Side;
 
@@ -18,16 +18,27 @@ pub const TRADES_HEADER: &[u8] =
 pub const TRADES_HEADER_WITH_AGGRESSOR: &[u8] =
     b"date,security_code,trade_id,time,price,quantity,buy_order_id,sell_order_id,aggressor_side\n";
 
+/// Room the formatter reserves for one row, including the fixed-size copies
+/// that may run past a field's end. The longest real row (20-digit ids, a
+/// 10-digit code) is under 140 bytes.
+const ROW_ROOM: usize = 256;
+
+/// Bytes of initialised storage that follow the last row of a
+/// [`RowBuffer`]: a row starts with `ROW_ROOM` bytes free and is shorter
+/// than `ROW_ROOM - SLACK_AFTER_ROWS`.
+pub const SLACK_AFTER_ROWS: usize = 64;
+
 /// Rows of one security in time order, with each row's merge key.
 ///
 /// Invariants: `ends.len() == keys.len()`; row `i` is
-/// `bytes[ends[i - 1]..ends[i]]` (from 0 for the first) and ends with `\n`;
-/// `keys` never decrease.
+/// `storage[ends[i - 1]..ends[i]]` (from 0 for the first) and ends with
+/// `\n`; `keys` never decrease; `storage` is initialised memory at least
+/// [`SLACK_AFTER_ROWS`] bytes longer than the rows (when there are rows), so
+/// readers may copy fixed-size chunks past the end of a row.
 #[derive(Debug, Default)]
 pub struct RowBuffer {
-    /// The rows, back to back.
-    pub bytes: Vec<u8>,
-    /// End offset of each row in `bytes`.
+    storage: Vec<u8>,
+    /// End offset of each row in `storage`.
     pub ends: Vec<u32>,
     /// Merge key of each row (see the merge).
     pub keys: Vec<u64>,
@@ -36,7 +47,6 @@ pub struct RowBuffer {
 impl RowBuffer {
     /// Forgets the rows, keeping the allocations.
     pub fn clear(&mut self) {
-        self.bytes.clear();
         self.ends.clear();
         self.keys.clear();
     }
@@ -46,12 +56,125 @@ impl RowBuffer {
         self.ends.len()
     }
 
-    /// Ends the row being written, which sorts under `key`.
-    fn finish_row(&mut self, key: u64) {
-        self.bytes.push(b'\n');
-        debug_assert!(self.keys.last().is_none_or(|&last| last <= key));
-        self.ends.push(self.bytes.len() as u32);
-        self.keys.push(key);
+    /// The rows, back to back.
+    pub fn bytes(&self) -> &[u8] {
+        &self.storage[..self.len()]
+    }
+
+    /// The rows followed by at least [`SLACK_AFTER_ROWS`] bytes of slack
+    /// (when there are rows).
+    pub fn bytes_with_slack(&self) -> &[u8] {
+        &self.storage
+    }
+
+    fn len(&self) -> usize {
+        self.ends.last().map_or(0, |&end| end as usize)
+    }
+
+    /// Starts a row at the end of the buffer, making room for it first.
+    fn begin_row(&mut self) -> RowWriter<'_> {
+        let at = self.len();
+        if self.storage.len() < at + ROW_ROOM {
+            // Grow geometrically; zero-filling once is the price of writing
+            // in place without `unsafe`.
+            let wanted = (2 * self.storage.len()).max(at + ROW_ROOM);
+            self.storage.resize(wanted, 0);
+        }
+        RowWriter { buffer: self, at }
+    }
+
+    /// Appends `text` (without its newline) as a row under `key`: for tests
+    /// of code that consumes rows.
+    #[cfg(test)]
+    pub fn push_text(&mut self, text: &[u8], key: u64) {
+        let mut row = self.begin_row();
+        for &byte in text {
+            row.put(&[byte]);
+        }
+        row.finish(key);
+    }
+}
+
+/// Writes one row in place at the end of a [`RowBuffer`]. Every field is a
+/// copy of a known size or digits stored directly, so formatting a row makes
+/// no calls to `memcpy`: at tens of millions of rows a second those calls
+/// would cost more than the formatting.
+struct RowWriter<'a> {
+    buffer: &'a mut RowBuffer,
+    /// Where the next byte goes.
+    at: usize,
+}
+
+impl RowWriter<'_> {
+    fn put<const N: usize>(&mut self, bytes: &[u8; N]) {
+        self.buffer.storage[self.at..self.at + N].copy_from_slice(bytes);
+        self.at += N;
+    }
+
+    fn put_prefix(&mut self, prefix: &RowPrefix) {
+        // The whole array is copied, then the cursor moves by its length.
+        self.buffer.storage[self.at..self.at + PREFIX_ROOM].copy_from_slice(&prefix.bytes);
+        self.at += usize::from(prefix.len);
+    }
+
+    /// The decimal digits of `value`, stored from the last one backwards.
+    fn put_u64(&mut self, mut value: u64) {
+        let digits = value.checked_ilog10().map_or(1, |log| log as usize + 1);
+        let out = &mut self.buffer.storage[self.at..self.at + digits];
+        let mut end = digits;
+        while value >= 100 {
+            out[end - 2..end].copy_from_slice(two_digits((value % 100) as u32));
+            value /= 100;
+            end -= 2;
+        }
+        if value >= 10 {
+            out[..2].copy_from_slice(two_digits(value as u32));
+        } else {
+            out[0] = b'0' + value as u8;
+        }
+        self.at += digits;
+    }
+
+    /// A price of `tick` hundredths as `units.hundredths` (`10.23`).
+    fn put_price(&mut self, tick: u32) {
+        self.put_u64(u64::from(tick / 100));
+        let cents = (tick % 100) as usize * 2;
+        self.put(&[b'.', DIGIT_PAIRS[cents], DIGIT_PAIRS[cents + 1]]);
+    }
+
+    /// Ends the row with a newline; it sorts under `key`.
+    fn finish(mut self, key: u64) {
+        self.put(b"\n");
+        let buffer = self.buffer;
+        debug_assert!(buffer.keys.last().is_none_or(|&last| last <= key));
+        debug_assert!(self.at + SLACK_AFTER_ROWS <= buffer.storage.len());
+        buffer.ends.push(self.at as u32);
+        buffer.keys.push(key);
+    }
+}
+
+/// Room for `date,security_code,`: a 10-byte date, a code of up to 10
+/// digits, two commas.
+const PREFIX_ROOM: usize = 32;
+
+/// The `date,security_code,` that starts every row of a partition, kept in a
+/// fixed array so it is copied without a length-dependent `memcpy`.
+#[derive(Clone, Copy, Debug)]
+pub struct RowPrefix {
+    bytes: [u8; PREFIX_ROOM],
+    len: u8,
+}
+
+impl RowPrefix {
+    /// The prefix of `date` (`YYYY-MM-DD`) and a numeric security code.
+    pub fn new(date: &[u8; 10], security_code: u64) -> RowPrefix {
+        let text = format!("{},{security_code},", String::from_utf8_lossy(date));
+        let mut bytes = [0; PREFIX_ROOM];
+        bytes[..text.len()].copy_from_slice(text.as_bytes());
+        RowPrefix {
+            bytes,
+            len: text.len() as u8,
+        }
     }
 }
 
@@ -73,32 +196,35 @@ pub fn time_text(micros_since_midnight: u64) -> TimeText {
     text
 }
 
-/// Appends an orders row. `prefix` is `date,security_code,`; `limit_tick` is
-/// `None` for a market order (empty price, type `M`).
+/// Appends an orders row. `limit_tick` is `None` for a market order (empty
+/// price, type `M`).
 #[allow(clippy::too_many_arguments)] // one argument per column
 pub fn push_order(
     out: &mut RowBuffer,
     key: u64,
-    prefix: &[u8],
+    prefix: &RowPrefix,
     order_id: u64,
     time: &TimeText,
     side: Side,
     limit_tick: Option<u32>,
     quantity: u64,
 ) {
-    let bytes = &mut out.bytes;
-    bytes.extend_from_slice(prefix);
-    push_u64(bytes, order_id);
-    bytes.push(b',');
-    bytes.extend_from_slice(time);
-    bytes.extend_from_slice(side_field(side));
+    let mut row = out.begin_row();
+    row.put_prefix(prefix);
+    row.put_u64(order_id);
+    row.put(b",");
+    row.put(time);
+    row.put(match side {
+        Side::Buy => b",B,",
+        Side::Sell => b",S,",
+    });
     if let Some(tick) = limit_tick {
-        push_price(bytes, tick);
+        row.put_price(tick);
     }
-    bytes.push(b',');
-    push_u64(bytes, quantity);
-    bytes.extend_from_slice(if limit_tick.is_some() { b",L" } else { b",M" });
-    out.finish_row(key);
+    row.put(b",");
+    row.put_u64(quantity);
+    row.put(if limit_tick.is_some() { b",L" } else { b",M" });
+    row.finish(key);
 }
 
 /// Appends a trades row. `aggressor` is `Some(taker side)` when the file has
@@ -107,7 +233,7 @@ pub fn push_order(
 pub fn push_trade(
     out: &mut RowBuffer,
     key: u64,
-    prefix: &[u8],
+    prefix: &RowPrefix,
     trade_id: u64,
     time: &TimeText,
     tick: u32,
@@ -116,34 +242,25 @@ pub fn push_trade(
     sell_order_id: u64,
     aggressor: Option<Side>,
 ) {
-    let bytes = &mut out.bytes;
-    bytes.extend_from_slice(prefix);
-    push_u64(bytes, trade_id);
-    bytes.push(b',');
-    bytes.extend_from_slice(time);
-    bytes.push(b',');
-    push_price(bytes, tick);
-    bytes.push(b',');
-    push_u64(bytes, quantity);
-    bytes.push(b',');
-    push_u64(bytes, buy_order_id);
-    bytes.push(b',');
-    push_u64(bytes, sell_order_id);
-    if let Some(side) = aggressor {
-        bytes.extend_from_slice(match side {
-            Side::Buy => b",B",
-            Side::Sell => b",S",
-        });
+    let mut row = out.begin_row();
+    row.put_prefix(prefix);
+    row.put_u64(trade_id);
+    row.put(b",");
+    row.put(time);
+    row.put(b",");
+    row.put_price(tick);
+    row.put(b",");
+    row.put_u64(quantity);
+    row.put(b",");
+    row.put_u64(buy_order_id);
+    row.put(b",");
+    row.put_u64(sell_order_id);
+    match aggressor {
+        Some(Side::Buy) => row.put(b",B"),
+        Some(Side::Sell) => row.put(b",S"),
+        None => {}
     }
-    out.finish_row(key);
-}
-
-/// `,B,` or `,S,`: the separator before, the side, and the separator after.
-fn side_field(side: Side) -> &'static [u8; 3] {
-    match side {
-        Side::Buy => b",B,",
-        Side::Sell => b",S,",
-    }
+    row.finish(key);
 }
 
 /// `00` to `99`, for writing two digits at a time.
@@ -159,33 +276,6 @@ fn two_digits(value: u32) -> &'static [u8] {
     &DIGIT_PAIRS[index..index + 2]
 }
 
-/// Appends the decimal digits of `value`.
-pub fn push_u64(out: &mut Vec<u8>, mut value: u64) {
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    while value >= 100 {
-        let pair = (value % 100) as u32;
-        value /= 100;
-        start -= 2;
-        digits[start..start + 2].copy_from_slice(two_digits(pair));
-    }
-    if value >= 10 {
-        start -= 2;
-        digits[start..start + 2].copy_from_slice(two_digits(value as u32));
-    } else {
-        start -= 1;
-        digits[start] = b'0' + value as u8;
-    }
-    out.extend_from_slice(&digits[start..]);
-}
-
-/// Appends a price of `tick` hundredths as `units.hundredths` (`10.23`).
-pub fn push_price(out: &mut Vec<u8>, tick: u32) {
-    push_u64(out, u64::from(tick / 100));
-    out.push(b'.');
-    out.extend_from_slice(two_digits(tick % 100));
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,7 +286,8 @@ mod tests {
 
     #[test]
     fn integers_match_std() {
-        for value in [
+        let mut buffer = RowBuffer::default();
+        let values = [
             0,
             7,
             9,
@@ -209,25 +300,25 @@ mod tests {
             12_345,
             4_294_967_296,
             u64::MAX,
-        ] {
-            let mut out = Vec::new();
-            push_u64(&mut out, value);
-            assert_eq!(text(&out), value.to_string());
+        ];
+        for value in values {
+            let mut row = buffer.begin_row();
+            row.put_u64(value);
+            row.finish(0);
         }
+        let expected: String = values.iter().map(|value| format!("{value}\n")).collect();
+        assert_eq!(text(buffer.bytes()), expected);
     }
 
     #[test]
     fn prices_have_two_decimals() {
-        for (tick, expected) in [
-            (1, "0.01"),
-            (1023, "10.23"),
-            (100, "1.00"),
-            (123_456, "1234.56"),
-        ] {
-            let mut out = Vec::new();
-            push_price(&mut out, tick);
-            assert_eq!(text(&out), expected);
+        let mut buffer = RowBuffer::default();
+        for tick in [1, 1023, 100, 123_456] {
+            let mut row = buffer.begin_row();
+            row.put_price(tick);
+            row.finish(0);
         }
+        assert_eq!(text(buffer.bytes()), "0.01\n10.23\n1.00\n1234.56\n");
     }
 
     #[test]
@@ -242,52 +333,34 @@ mod tests {
 
     #[test]
     fn rows_follow_the_headers() {
+        let prefix = RowPrefix::new(b"2024-01-02", 600_000);
         let mut orders = RowBuffer::default();
         let time = time_text(((13 * 3600) * 1_000_000) + 500_000);
         push_order(
             &mut orders,
             1,
-            b"2024-01-02,600000,",
+            &prefix,
             17,
             &time,
             Side::Buy,
             Some(1023),
             300,
         );
-        push_order(
-            &mut orders,
-            2,
-            b"2024-01-02,600000,",
-            18,
-            &time,
-            Side::Sell,
-            None,
-            1_000,
-        );
+        push_order(&mut orders, 2, &prefix, 18, &time, Side::Sell, None, 1_000);
         assert_eq!(
-            text(&orders.bytes),
+            text(orders.bytes()),
             "2024-01-02,600000,17,13:00:00.500000,B,10.23,300,L\n\
              2024-01-02,600000,18,13:00:00.500000,S,,1000,M\n"
         );
         assert_eq!(orders.ends, vec![51, 98]);
+        assert_eq!(orders.keys, vec![1, 2]);
 
         let mut trades = RowBuffer::default();
+        push_trade(&mut trades, 1, &prefix, 3, &time, 1023, 200, 17, 18, None);
         push_trade(
             &mut trades,
             1,
-            b"2024-01-02,600000,",
-            3,
-            &time,
-            1023,
-            200,
-            17,
-            18,
-            None,
-        );
-        push_trade(
-            &mut trades,
-            1,
-            b"2024-01-02,600000,",
+            &prefix,
             4,
             &time,
             1022,
@@ -297,9 +370,44 @@ mod tests {
             Some(Side::Sell),
         );
         assert_eq!(
-            text(&trades.bytes),
+            text(trades.bytes()),
             "2024-01-02,600000,3,13:00:00.500000,10.23,200,17,18\n\
              2024-01-02,600000,4,13:00:00.500000,10.22,100,16,18,S\n"
         );
+    }
+
+    #[test]
+    fn cleared_buffer_is_reused_from_the_start() {
+        let prefix = RowPrefix::new(b"2024-01-02", 1_234_567);
+        let mut orders = RowBuffer::default();
+        let time = time_text(34_200_000_000);
+        for id in 0..1_000 {
+            push_order(
+                &mut orders,
+                id,
+                &prefix,
+                id,
+                &time,
+                Side::Buy,
+                Some(99),
+                100,
+            );
+        }
+        orders.clear();
+        push_order(
+            &mut orders,
+            0,
+            &prefix,
+            u64::MAX,
+            &time,
+            Side::Sell,
+            None,
+            1,
+        );
+        assert_eq!(
+            text(orders.bytes()),
+            "2024-01-02,1234567,18446744073709551615,09:30:00.000000,S,,1,M\n"
+        );
+        assert!(orders.bytes_with_slack().len() >= orders.bytes().len() + SLACK_AFTER_ROWS);
     }
 }

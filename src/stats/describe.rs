@@ -165,7 +165,13 @@ impl Description {
         scratch.clear();
         scratch.extend_from_slice(values);
         scratch.sort_unstable_by(f64::total_cmp);
-        let sorted = scratch.as_slice();
+        Description::of_sorted(values, scratch)
+    }
+
+    /// [`Description::of`] when the caller already holds `sorted`, the same
+    /// values sorted ascending (`values` keeps the order the mean uses).
+    pub fn of_sorted(values: &[f64], sorted: &[f64]) -> Description {
+        debug_assert_eq!(values.len(), sorted.len());
         Description {
             count: values.len() as u64,
             mean: mean(values),

@@ -80,7 +80,15 @@ pub fn ks_2samp(x: &[f64], y: &[f64]) -> Option<KsResult> {
     let mut ys = y.to_vec();
     xs.sort_unstable_by(f64::total_cmp);
     ys.sort_unstable_by(f64::total_cmp);
-    let d = ks_statistic_of_sorted(&xs, &ys);
+    ks_2samp_sorted(&xs, &ys)
+}
+
+/// [`ks_2samp`] for samples already sorted ascending.
+pub fn ks_2samp_sorted(xs: &[f64], ys: &[f64]) -> Option<KsResult> {
+    if xs.len() < 2 || ys.len() < 2 {
+        return None;
+    }
+    let d = ks_statistic_of_sorted(xs, ys);
     let (n, m) = (xs.len(), ys.len());
     let scale = ((n * m) as f64 / (n + m) as f64).sqrt();
     Some(KsResult {
@@ -89,32 +97,53 @@ pub fn ks_2samp(x: &[f64], y: &[f64]) -> Option<KsResult> {
     })
 }
 
+/// Up to this sample size SciPy's default (`method='auto'`) takes the exact
+/// path, which reports D as the nearest multiple of 1/lcm(n, m) — the exact
+/// rational D rounded once — instead of the difference of two rounded CDF
+/// values. Above it, D is `i/n − j/m` as evaluated in floating point.
+const SCIPY_MAX_EXACT_N: usize = 10_000;
+
 /// D for two sorted samples: walk both in step and compare the empirical CDFs
-/// just after every distinct value (the only places the difference changes).
-/// The CDF values are `count / n` in f64, as SciPy evaluates them, so D is the
-/// same float.
+/// just after every distinct value (the only places the difference changes),
+/// both as SciPy's floats `i/n − j/m` and exactly as integers over lcm(n, m).
 fn ks_statistic_of_sorted(xs: &[f64], ys: &[f64]) -> f64 {
-    let (n, m) = (xs.len() as f64, ys.len() as f64);
+    let (n, m) = (xs.len(), ys.len());
+    let g = gcd(n as u64, m as u64);
+    let (x_step, y_step) = (m as u64 / g, n as u64 / g); // lcm = n·x_step = m·y_step
+    let lcm = n as u64 * x_step;
     let (mut i, mut j) = (0usize, 0usize);
     let (mut largest, mut smallest) = (0.0f64, 0.0f64);
-    while i < xs.len() || j < ys.len() {
+    let mut largest_exact = 0u64;
+    while i < n || j < m {
         let value = match (xs.get(i), ys.get(j)) {
             (Some(&a), Some(&b)) => a.min(b),
             (Some(&a), None) => a,
             (None, Some(&b)) => b,
             (None, None) => break,
         };
-        while i < xs.len() && xs[i] <= value {
+        while i < n && xs[i] <= value {
             i += 1;
         }
-        while j < ys.len() && ys[j] <= value {
+        while j < m && ys[j] <= value {
             j += 1;
         }
-        let difference = i as f64 / n - j as f64 / m;
+        let difference = i as f64 / n as f64 - j as f64 / m as f64;
         largest = largest.max(difference);
         smallest = smallest.min(difference);
+        largest_exact = largest_exact.max((i as u64 * x_step).abs_diff(j as u64 * y_step));
     }
-    largest.max((-smallest).clamp(0.0, 1.0))
+    if n.max(m) <= SCIPY_MAX_EXACT_N {
+        largest_exact as f64 / lcm as f64
+    } else {
+        largest.max((-smallest).clamp(0.0, 1.0))
+    }
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
 }
 
 #[cfg(test)]

@@ -19,38 +19,52 @@ pub struct MannWhitneyResult {
 /// fewer than two values. When every value is tied the test says nothing:
 /// U = nm/2 and p = 1, as SciPy gives.
 pub fn mann_whitney_u(x: &[f64], y: &[f64]) -> Option<MannWhitneyResult> {
-    if x.len() < 2 || y.len() < 2 {
+    let mut xs = x.to_vec();
+    let mut ys = y.to_vec();
+    xs.sort_unstable_by(f64::total_cmp);
+    ys.sort_unstable_by(f64::total_cmp);
+    mann_whitney_u_sorted(&xs, &ys)
+}
+
+/// [`mann_whitney_u`] for samples already sorted ascending: the pooled ranks
+/// come from walking both samples in step, one group of tied values at a
+/// time, without building the pooled sample.
+pub fn mann_whitney_u_sorted(xs: &[f64], ys: &[f64]) -> Option<MannWhitneyResult> {
+    let (nx, ny) = (xs.len(), ys.len());
+    if nx < 2 || ny < 2 {
         return None;
     }
-    let (nx, ny) = (x.len(), y.len());
-    // Pool the samples, remembering which came from x, and rank them.
-    let mut pooled: Vec<(f64, bool)> = Vec::with_capacity(nx + ny);
-    pooled.extend(x.iter().map(|&v| (v, true)));
-    pooled.extend(y.iter().map(|&v| (v, false)));
-    pooled.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-
     // Ranks are half-integers, so these sums are exact in f64 for any
     // realistic sample size.
     let mut rank_sum_x = 0.0f64;
     let mut tie_term = 0.0f64; // Σ (t³ − t) over groups of t tied values
-    let mut start = 0;
-    while start < pooled.len() {
-        let value = pooled[start].0;
+    let mut ranked = 0usize; // values ranked so far
+    let (mut i, mut j) = (0usize, 0usize);
+    let mut groups = 0usize;
+    while i < nx || j < ny {
+        let value = match (xs.get(i), ys.get(j)) {
+            (Some(&a), Some(&b)) => a.min(b),
+            (Some(&a), None) => a,
+            (None, Some(&b)) => b,
+            (None, None) => break,
+        };
         // `==` rather than bit equality: -0.0 and 0.0 are one tied value.
-        let end = start + pooled[start..].iter().take_while(|p| p.0 == value).count();
-        let tied = (end - start) as f64;
-        // Positions start..end hold ranks start+1 ..= end; their average:
-        let average_rank = (start + 1 + end) as f64 / 2.0;
-        let from_x = pooled[start..end].iter().filter(|p| p.1).count() as f64;
-        rank_sum_x += from_x * average_rank;
+        let from_x = xs[i..].iter().take_while(|&&v| v == value).count();
+        let from_y = ys[j..].iter().take_while(|&&v| v == value).count();
+        i += from_x;
+        j += from_y;
+        let tied = (from_x + from_y) as f64;
+        // Positions ranked+1 ..= ranked+tied share their average rank.
+        let average_rank = (2 * ranked + from_x + from_y + 1) as f64 / 2.0;
+        rank_sum_x += from_x as f64 * average_rank;
         tie_term += tied * tied * tied - tied;
-        start = end;
+        ranked += from_x + from_y;
+        groups += 1;
     }
     let (nx_f, ny_f) = (nx as f64, ny as f64);
     let u_x = rank_sum_x - nx_f * (nx_f + 1.0) / 2.0;
     let u_y = nx_f * ny_f - u_x;
-    let all_tied = pooled.first().map(|p| p.0) == pooled.last().map(|p| p.0);
-    if all_tied {
+    if groups == 1 {
         return Some(MannWhitneyResult { u: u_x, p: 1.0 });
     }
     let n = (nx + ny) as f64;

@@ -29,7 +29,7 @@ pub use describe::{
     Description, mean, numpy_sum, percentile_of_sorted, sample_std, sample_variance,
 };
 pub use effect_size::cohens_d;
-pub use kolmogorov_smirnov::{KsResult, kolmogorov_sf, ks_2samp};
-pub use mann_whitney::{MannWhitneyResult, mann_whitney_u};
+pub use kolmogorov_smirnov::{KsResult, kolmogorov_sf, ks_2samp, ks_2samp_sorted};
+pub use mann_whitney::{MannWhitneyResult, mann_whitney_u, mann_whitney_u_sorted};
 pub use number_format::{push_count, push_float};
 pub use welch::{WelchResult, welch_t_test};

@@ -1,0 +1,220 @@
+//! Throughput of the hot path of extraction: parsing rows and routing a
+//! chunk of them to partitions.
+//!
+//! The input is built in memory, so the figures (MB/s through
+//! `Throughput::Bytes`) measure parsing and routing alone, not the disk. It
+//! looks like an exchange dump: 200,000 orders and 100,000 trades over 500
+//! securities and two days, securities interleaved as in time order, times
+//! with microseconds, prices with decimals. A deterministic LCG makes the
+//! bytes (and so the figures) the same on every run.
+//!
+//! Run with `cargo bench --bench parse`.
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use sweep_pipeline::extract::RowRouter;
+use sweep_pipeline::format::{self, FieldBuf, FileKind, Layout};
+
+const ORDER_ROWS: usize = 200_000;
+const TRADE_ROWS: usize = 100_000;
+const SECURITIES: u64 = 500;
+
+const ORDERS_HEADER: &str = "date,security_code,order_id,time,side,price,quantity,order_type";
+const TRADES_HEADER: &str =
+    "date,security_code,trade_id,time,price,quantity,buy_order_id,sell_order_id,aggressor_side";
+
+/// A 64-bit LCG (Knuth's MMIX constants): enough variety for realistic
+/// bytes, no dependency, same sequence everywhere.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Writes the fields every row starts with, date and security code, and
+/// returns the security drawn. Half the rows fall on each of two days.
+fn row_prefix(out: &mut String, rng: &mut Lcg, at: usize, rows: usize) -> u64 {
+    use std::fmt::Write;
+    let day = if at < rows / 2 {
+        "2024-09-05"
+    } else {
+        "2024-09-06"
+    };
+    let security = rng.below(SECURITIES);
+    // Shanghai-style codes, half of them with the exchange suffix.
+    let suffix = if security.is_multiple_of(2) {
+        ".SH"
+    } else {
+        ""
+    };
+    let _ = write!(out, "{day},{code}{suffix},", code = 600_000 + security * 7);
+    security
+}
+
+/// `HH:MM:SS.ffffff`, rising from 09:30 to 15:00 over each day's rows.
+fn time_text(at: usize, rows: usize) -> String {
+    let half = rows / 2;
+    let micros = 34_200_000_000 + (at % half) as u64 * 19_800_000_000 / half as u64;
+    let secs = micros / 1_000_000;
+    format!(
+        "{:02}:{:02}:{:02}.{:06}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60,
+        micros % 1_000_000
+    )
+}
+
+fn price_text(rng: &mut Lcg, security: u64) -> String {
+    let ticks = 1_000 + security * 37 + rng.below(200);
+    format!("{}.{:02}", ticks / 100, ticks % 100)
+}
+
+/// The body (no header) of an orders file.
+fn orders_body() -> Vec<u8> {
+    use std::fmt::Write;
+    let mut rng = Lcg(0x5eed);
+    let mut out = String::with_capacity(ORDER_ROWS * 64);
+    for at in 0..ORDER_ROWS {
+        let security = row_prefix(&mut out, &mut rng, at, ORDER_ROWS);
+        let side = if rng.below(2) == 0 { "B" } else { "S" };
+        let market = rng.below(20) == 0;
+        let price = if market {
+            String::new()
+        } else {
+            price_text(&mut rng, security)
+        };
+        let _ = writeln!(
+            out,
+            "{id},{time},{side},{price},{qty},{kind}",
+            id = 1_000_000 + at,
+            time = time_text(at, ORDER_ROWS),
+            qty = (1 + rng.below(50)) * 100,
+            kind = if market { "M" } else { "L" },
+        );
+    }
+    out.into_bytes()
+}
+
+/// The body (no header) of a trades file.
+fn trades_body() -> Vec<u8> {
+    use std::fmt::Write;
+    let mut rng = Lcg(0x7ade);
+    let mut out = String::with_capacity(TRADE_ROWS * 72);
+    for at in 0..TRADE_ROWS {
+        let security = row_prefix(&mut out, &mut rng, at, TRADE_ROWS);
+        let buy = 1_000_000 + rng.below(ORDER_ROWS as u64);
+        let sell = 1_000_000 + rng.below(ORDER_ROWS as u64);
+        let _ = writeln!(
+            out,
+            "{id},{time},{price},{qty},{buy},{sell},{aggressor}",
+            id = 5_000_000 + at,
+            time = time_text(at, TRADE_ROWS),
+            price = price_text(&mut rng, security),
+            qty = (1 + rng.below(20)) * 100,
+            aggressor = if buy > sell { "B" } else { "S" },
+        );
+    }
+    out.into_bytes()
+}
+
+fn layout(kind: FileKind, header: &str) -> Layout {
+    Layout::from_header(kind, header.as_bytes(), Path::new("bench.csv")).expect("bench header")
+}
+
+fn bench_parse(c: &mut Criterion) {
+    let orders = orders_body();
+    let trades = trades_body();
+    let orders_layout = layout(FileKind::Orders, ORDERS_HEADER);
+    let trades_layout = layout(FileKind::Trades, TRADES_HEADER);
+
+    let mut group = c.benchmark_group("parse");
+    group.sample_size(20);
+    group.measurement_time(Duration::from_secs(8));
+
+    group.throughput(Throughput::Bytes(orders.len() as u64));
+    group.bench_function("parse_order", |b| {
+        let mut fields = FieldBuf::default();
+        b.iter(|| {
+            let mut accepted = 0u64;
+            for (_, line) in format::lines(&orders) {
+                if orders_layout.parse_order(line, &mut fields).is_ok() {
+                    accepted += 1;
+                }
+            }
+            assert_eq!(accepted, ORDER_ROWS as u64);
+            black_box(accepted)
+        })
+    });
+
+    group.throughput(Throughput::Bytes(trades.len() as u64));
+    group.bench_function("parse_trade", |b| {
+        let mut fields = FieldBuf::default();
+        b.iter(|| {
+            let mut accepted = 0u64;
+            for (_, line) in format::lines(&trades) {
+                if trades_layout.parse_trade(line, &mut fields).is_ok() {
+                    accepted += 1;
+                }
+            }
+            assert_eq!(accepted, TRADE_ROWS as u64);
+            black_box(accepted)
+        })
+    });
+    group.finish();
+}
+
+fn bench_route(c: &mut Criterion) {
+    let orders = orders_body();
+    let trades = trades_body();
+    let orders_layout = layout(FileKind::Orders, ORDERS_HEADER);
+    let trades_layout = layout(FileKind::Trades, TRADES_HEADER);
+
+    let mut group = c.benchmark_group("route");
+    group.sample_size(20);
+    group.measurement_time(Duration::from_secs(8));
+
+    // One worker's job on one multi-MB chunk: the whole buffer at once.
+    group.throughput(Throughput::Bytes(orders.len() as u64));
+    group.bench_function("route_bytes_orders", |b| {
+        let mut router = RowRouter::new(&orders_layout);
+        b.iter(|| {
+            let routed = router.route_bytes(0, black_box(&orders));
+            assert!(routed.rejected.is_empty());
+            black_box(routed.groups.len())
+        })
+    });
+
+    group.throughput(Throughput::Bytes(trades.len() as u64));
+    group.bench_function("route_bytes_trades", |b| {
+        let mut router = RowRouter::new(&trades_layout);
+        b.iter(|| {
+            let routed = router.route_bytes(0, black_box(&trades));
+            assert!(routed.rejected.is_empty());
+            black_box(routed.groups.len())
+        })
+    });
+
+    // Cutting the buffer into chunks is the step before routing.
+    group.throughput(Throughput::Bytes(orders.len() as u64));
+    group.bench_function("chunk_boundaries_orders_1mb", |b| {
+        b.iter(|| black_box(format::chunk_boundaries(black_box(&orders), 1 << 20)).len())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_parse, bench_route);
+criterion_main!(benches);

@@ -1,0 +1,11 @@
+//! Fuzz target `router`: routing a chunk of body lines to partition groups and rejected lines.
+//!
+//! A thin wrapper: the property and the input encoding live in
+//! `fuzz/props.rs`, which `tests/fuzz_properties.rs` also runs over
+//! `fuzz/seeds/router/` so stable CI checks the same thing.
+#![no_main]
+
+#[path = "../props.rs"]
+mod props;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| props::check_router(data));
