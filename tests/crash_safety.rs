@@ -55,13 +55,13 @@ fn reference() -> &'static Reference {
         let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("crash_safety");
         let _ = fs::remove_dir_all(&root);
         fs::create_dir_all(&root).unwrap();
-        // 4 dates × 15 securities = 60 partitions, about 8 MB of input.
+        // 4 dates × 15 securities = 60 partitions, about 13 MB of input.
         let inputs = generate(
             &root.join("input"),
             Generated {
                 dates: 4,
                 securities: 15,
-                orders_per_partition: 1500,
+                orders_per_partition: 2500,
                 seed: 20240905,
                 with_aggressor: false,
             },
@@ -229,7 +229,8 @@ fn check_after_kill(reference: &Reference, output: &Path, context: &str) -> Land
             "{context}: `registry list` fails after a kill (log {log_len} bytes): {}",
             listed.stderr
         );
-        assert!(!output.join("partitions").exists(), "{context}");
+        // (Old partitions of a run being forced over may still be there:
+        // with no registry, nothing claims them.)
         return Landing::Startup;
     };
     for row in &rows {
@@ -584,31 +585,17 @@ fn a_torn_last_log_record_is_dropped_and_resume_finishes_the_same() {
 
     // Cut inside the payload, inside the header, right after the header,
     // and a tail of zeros (a file extended but never written).
-    let cuts: [(&str, Box<dyn Fn(&[u8]) -> Vec<u8>>); 4] = [
-        (
-            "cut 3 bytes",
-            Box::new(|log: &[u8]| log[..log.len() - 3].to_vec()),
-        ),
-        (
-            "cut inside the header",
-            Box::new(move |log: &[u8]| log[..last_offset + 9].to_vec()),
-        ),
-        (
-            "cut after the header",
-            Box::new(move |log: &[u8]| log[..last_offset + 17].to_vec()),
-        ),
-        (
-            "payload zeroed",
-            Box::new(move |log: &[u8]| {
-                let mut damaged = log.to_vec();
-                damaged[last_offset + last_len - 40..].fill(0);
-                damaged
-            }),
-        ),
+    let mut zeroed = log.clone();
+    zeroed[last_offset + last_len - 40..].fill(0);
+    let damaged_logs: [(&str, Vec<u8>); 4] = [
+        ("cut 3 bytes", log[..log.len() - 3].to_vec()),
+        ("cut inside the header", log[..last_offset + 9].to_vec()),
+        ("cut after the header", log[..last_offset + 17].to_vec()),
+        ("payload zeroed", zeroed),
     ];
-    for (name, damage) in &cuts {
+    for (name, damaged) in &damaged_logs {
         let output = copy_of_reference("torn");
-        fs::write(output.join(LOG), damage(&log)).unwrap();
+        fs::write(output.join(LOG), damaged).unwrap();
         let rows = registry_list(&output, None);
         let completed = rows.iter().filter(|row| row.status == "completed").count();
         assert_eq!(
