@@ -36,6 +36,8 @@ struct Reference {
     inputs: Inputs,
     output: PathBuf,
     tree: BTreeMap<String, Vec<u8>>,
+    /// Bytes of every partition's `orders.csv` and `trades.csv`.
+    partition_bytes: u64,
     json: Value,
     /// Wall time of the uninterrupted run, of its extraction and of its
     /// processing (from the summary it prints).
@@ -74,8 +76,15 @@ fn reference() -> &'static Reference {
         let (extraction, processing) = phase_times(&outcome.stderr);
         let json = registry_json(&output);
         assert_eq!(json["status_counts"]["completed"], 60, "{json}");
+        let tree = output_tree(&output);
+        let partition_bytes = tree
+            .iter()
+            .filter(|(name, _)| name.ends_with("/orders.csv") || name.ends_with("/trades.csv"))
+            .map(|(_, bytes)| bytes.len() as u64)
+            .sum();
         Reference {
-            tree: output_tree(&output),
+            tree,
+            partition_bytes,
             json,
             root,
             inputs,
@@ -141,6 +150,12 @@ enum Moment {
     /// A fraction of the reference run's processing time after
     /// `partitions/` appears.
     IntoProcessing(f64),
+    /// As soon as the staging folder holds this fraction of the partition
+    /// files' bytes: lands in extraction on any machine.
+    StagedFraction(f64),
+    /// As soon as the log holds this many `completed` records: lands in
+    /// processing on any machine.
+    CompletedRecords(usize),
 }
 
 /// Where a kill landed, as the output folder tells after it.
@@ -162,18 +177,39 @@ enum Landing {
 /// when the run had already exited (successfully: asserted).
 fn kill_at(reference: &Reference, output: &Path, run: &mut Running, moment: Moment) -> bool {
     let started = Instant::now();
+    // Polls `reached` until it holds or the run ends (bounded: a slow
+    // machine must not hang the test).
+    let mut wait_for = |reached: &dyn Fn() -> bool| {
+        while !reached() && started.elapsed() < reference.total * 20 + Duration::from_secs(10) {
+            if run.0.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_micros(500));
+        }
+    };
     let delay = match moment {
+        Moment::StagedFraction(fraction) => {
+            let target = (reference.partition_bytes as f64 * fraction) as u64;
+            let staged = output.join(".extract.partial").join("partitions");
+            wait_for(&|| tree_bytes(&staged) >= target);
+            Duration::ZERO
+        }
+        Moment::CompletedRecords(count) => {
+            let log = output.join(LOG);
+            wait_for(&|| {
+                let bytes = fs::read(&log).unwrap_or_default();
+                String::from_utf8_lossy(&bytes)
+                    .matches("\"event\":\"completed\"")
+                    .count()
+                    >= count
+            });
+            Duration::ZERO
+        }
         Moment::IntoExtraction(fraction) => reference.extraction.mul_f64(fraction),
         Moment::IntoProcessing(fraction) => {
-            // Wait for the end of extraction (bounded: a slow machine must
-            // not hang the test).
+            // The end of extraction.
             let partitions = output.join("partitions");
-            while !partitions.exists() && started.elapsed() < reference.total * 20 {
-                if run.0.try_wait().unwrap().is_some() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_micros(500));
-            }
+            wait_for(&|| partitions.exists());
             reference.processing.mul_f64(fraction)
         }
     };
@@ -190,6 +226,20 @@ fn kill_at(reference: &Reference, output: &Path, run: &mut Running, moment: Mome
     // Killed, or it just finished between the check and the kill.
     assert!(status.code().is_none() || status.success(), "{status}");
     true
+}
+
+/// Bytes of the files under `dir`, recursively (0 when absent).
+fn tree_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(|entry| entry.ok())
+        .map(|entry| match entry.file_type() {
+            Ok(kind) if kind.is_dir() => tree_bytes(&entry.path()),
+            _ => entry.metadata().map_or(0, |m| m.len()),
+        })
+        .sum()
 }
 
 /// The checks that must hold right after any kill, before resuming:
@@ -390,12 +440,9 @@ fn kill_and_resume(points: &[KillPoint]) -> BTreeMap<Landing, usize> {
     landings
 }
 
-fn kill_points(extraction: &[f64], processing: &[f64], repeat_every: usize) -> Vec<KillPoint> {
-    let moments = extraction
-        .iter()
-        .map(|&f| Moment::IntoExtraction(f))
-        .chain(processing.iter().map(|&f| Moment::IntoProcessing(f)));
+fn kill_points(moments: Vec<Moment>, repeat_every: usize) -> Vec<KillPoint> {
     moments
+        .into_iter()
         .enumerate()
         .map(|(i, moment)| KillPoint {
             moment,
@@ -409,6 +456,23 @@ fn kill_points(extraction: &[f64], processing: &[f64], repeat_every: usize) -> V
         .collect()
 }
 
+/// Kill moments: time-based ones at `extraction` and `processing`
+/// fractions, progress-based ones at `staged` fractions and `completed`
+/// record counts.
+fn moments(
+    extraction: &[f64],
+    staged: &[f64],
+    processing: &[f64],
+    completed: &[usize],
+) -> Vec<Moment> {
+    let mut moments: Vec<Moment> = Vec::new();
+    moments.extend(extraction.iter().map(|&f| Moment::IntoExtraction(f)));
+    moments.extend(staged.iter().map(|&f| Moment::StagedFraction(f)));
+    moments.extend(processing.iter().map(|&f| Moment::IntoProcessing(f)));
+    moments.extend(completed.iter().map(|&n| Moment::CompletedRecords(n)));
+    moments
+}
+
 #[test]
 fn killed_at_many_moments_then_resumed_equals_an_uninterrupted_run() {
     let reference = reference();
@@ -416,25 +480,31 @@ fn killed_at_many_moments_then_resumed_equals_an_uninterrupted_run() {
         "reference run: {:.2?} (extraction {:.2?}, processing {:.2?})",
         reference.total, reference.extraction, reference.processing
     );
-    // From a few milliseconds in to the very end: 8 moments of extraction
-    // (0 = right at the start, before the registry may exist), 8 of
-    // processing (0 = right as `partitions/` appears, before the registry
-    // records the end of extraction; 1.0 and beyond reach the final
-    // compaction and exit). Every third point is killed twice more while
-    // resuming; every other point runs with --no-fsync.
+    // From the very start to the very end. By time: extraction 0 (before
+    // the registry may exist) to 0.85 of its reference duration;
+    // processing from the moment `partitions/` appears (before the
+    // registry records the end of extraction) to 1.0 (the final
+    // compaction and exit). By progress, so that both phases are hit on
+    // any machine: the staging folder 10% to 99% written, 1 to 59 of the
+    // 60 partitions completed. Every third point is killed twice more
+    // while resuming; every other point runs with --no-fsync.
     let points = kill_points(
-        &[0.0, 0.01, 0.1, 0.25, 0.4, 0.6, 0.8, 0.95],
-        &[0.0, 0.02, 0.15, 0.35, 0.55, 0.75, 0.92, 1.0],
+        moments(
+            &[0.0, 0.02, 0.4, 0.85],
+            &[0.1, 0.45, 0.8, 0.99],
+            &[0.0, 0.3, 0.7, 1.0],
+            &[1, 20, 40, 59],
+        ),
         3,
     );
     let landings = kill_and_resume(&points);
     eprintln!("kills landed: {landings:?}");
     assert!(
-        landings.get(&Landing::Extraction).copied().unwrap_or(0) >= 2,
+        landings.get(&Landing::Extraction).copied().unwrap_or(0) >= 4,
         "too few kills landed during extraction: {landings:?}"
     );
     assert!(
-        landings.get(&Landing::Processing).copied().unwrap_or(0) >= 4,
+        landings.get(&Landing::Processing).copied().unwrap_or(0) >= 3,
         "too few kills landed during processing: {landings:?}"
     );
 }
@@ -444,9 +514,12 @@ fn killed_at_many_moments_then_resumed_equals_an_uninterrupted_run() {
 #[test]
 #[ignore = "extended (several minutes); run with --ignored"]
 fn extended_kill_and_resume() {
-    let extraction: Vec<f64> = (0..24).map(|i| f64::from(i) / 22.0).collect();
-    let processing: Vec<f64> = (0..32).map(|i| f64::from(i) / 29.0).collect();
-    let landings = kill_and_resume(&kill_points(&extraction, &processing, 2));
+    let extraction: Vec<f64> = (0..16).map(|i| f64::from(i) / 15.0).collect();
+    let staged: Vec<f64> = (1..=12).map(|i| f64::from(i) / 12.0 - 0.005).collect();
+    let processing: Vec<f64> = (0..16).map(|i| f64::from(i) / 14.0).collect();
+    let completed: Vec<usize> = (0..60).step_by(5).chain([59]).collect();
+    let points = kill_points(moments(&extraction, &staged, &processing, &completed), 2);
+    let landings = kill_and_resume(&points);
     eprintln!("kills landed: {landings:?}");
 }
 
@@ -755,5 +828,46 @@ fn a_second_writer_is_refused_while_a_run_is_going() {
     let status = first.0.wait().unwrap();
     assert!(status.success(), "{status}");
     check_final(reference, &output, "after refused second writers");
+    fs::remove_dir_all(&output).unwrap();
+}
+
+/// `process` alone (after `extract`) killed during processing: running
+/// `process` again finishes with the same output.
+#[test]
+fn process_alone_killed_then_rerun_equals_an_uninterrupted_run() {
+    let reference = reference();
+    let output = reference.root.join("process-alone");
+    let _ = fs::remove_dir_all(&output);
+    let mut extract_args = vec!["extract".to_owned()];
+    extract_args.extend(run_args(
+        &reference.inputs,
+        &output,
+        &["--workers", WORKERS],
+    ));
+    run(&extract_args).expect_code(0);
+    let out = output.to_str().unwrap();
+    for (kill, fraction) in [0.1, 0.4, 0.7].into_iter().enumerate() {
+        let context = format!("process killed at {fraction} of processing");
+        let child = common::binary()
+            .args(["process", "--output", out, "--workers", WORKERS, "--quiet"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut running = Running(child);
+        // Each rerun has less left to do: kill it earlier.
+        let fraction = fraction / (kill as f64 + 1.0);
+        if kill_at(
+            reference,
+            &output,
+            &mut running,
+            Moment::IntoProcessing(fraction),
+        ) {
+            check_after_kill(reference, &output, &context);
+        }
+    }
+    run(["process", "--output", out, "--workers", WORKERS, "--quiet"]).expect_code(0);
+    check_final(reference, &output, "process after kills");
     fs::remove_dir_all(&output).unwrap();
 }

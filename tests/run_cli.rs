@@ -636,3 +636,72 @@ fn after_a_header_error_the_corrected_command_just_runs() {
     fs::write(&inputs.orders, good).unwrap();
     run(run_args(&inputs, &output, &["--no-fsync"])).expect_code(0);
 }
+
+/// `--resume` retries failed partitions with a fresh budget; `attempts`
+/// keeps counting across runs.
+#[test]
+fn resume_retries_failed_partitions_and_attempts_keep_counting() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = small_inputs(&dir.path().join("input"));
+    let clean = dir.path().join("clean");
+    run(run_args(&inputs, &clean, &["--no-fsync"])).expect_code(0);
+
+    let output = dir.path().join("out");
+    extract(&inputs, &output);
+    let (broken_key, orders) = largest_partition(&output);
+    let original = fs::read(&orders).unwrap();
+    let header = header_of(&orders);
+    append_line(
+        &orders,
+        &with_field(&header, &last_line(&orders), "side", "Q"),
+    );
+    let resume = |retries: &str| {
+        run(run_args(
+            &inputs,
+            &output,
+            &["--resume", "--no-fsync", "--max-retries", retries],
+        ))
+    };
+    let outcome = resume("1");
+    outcome.expect_code(1);
+    assert!(
+        outcome.stderr.contains("extraction: already finished"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains(&format!("failed {broken_key}: ")),
+        "the summary names the failed partition: {}",
+        outcome.stderr
+    );
+    let failed = registry_list(&output, Some("failed"));
+    assert_eq!(
+        failed
+            .iter()
+            .map(|r| (&r.key, r.attempts))
+            .collect::<Vec<_>>(),
+        vec![(&broken_key, 2)]
+    );
+    // Still broken: a resume retries it again (fresh budget of 1 + 0).
+    resume("0").expect_code(1);
+    assert_eq!(registry_list(&output, Some("failed"))[0].attempts, 3);
+
+    fs::write(&orders, original).unwrap();
+    let outcome = resume("0");
+    outcome.expect_code(0);
+    assert!(
+        outcome.stderr.contains("11 already completed"),
+        "{}",
+        outcome.stderr
+    );
+    let json = registry_json(&output);
+    let record = &json["partitions"][&broken_key];
+    assert_eq!(record["status"], "completed");
+    assert_eq!(record["attempts"], 4);
+    assert_eq!(record["error_message"], Value::Null);
+    assert_same_tree(
+        &output_tree(&output),
+        &output_tree(&clean),
+        "after the resume",
+    );
+}
