@@ -512,7 +512,7 @@ fn killed_at_many_moments_then_resumed_equals_an_uninterrupted_run() {
 /// The extended version: many more kill points, each killed three times.
 /// `cargo test --test crash_safety -- --ignored --nocapture`
 #[test]
-#[ignore = "extended (several minutes); run with --ignored"]
+#[ignore = "extended (a minute or more); run with --ignored"]
 fn extended_kill_and_resume() {
     let extraction: Vec<f64> = (0..16).map(|i| f64::from(i) / 15.0).collect();
     let staged: Vec<f64> = (1..=12).map(|i| f64::from(i) / 12.0 - 0.005).collect();

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use common::{
-    Generated, Inputs, JSON, LOG, STATS_FILES, assert_same_tree, generate, leftovers, output_tree,
+    Generated, Inputs, LOG, STATS_FILES, assert_same_tree, generate, leftovers, output_tree,
     registry_json, registry_list, run, run_args, stable_figures,
 };
 
@@ -610,19 +610,18 @@ fn a_header_without_a_required_column_names_the_columns_and_writes_no_data() {
     }
 }
 
-/// SPEC §2: a header error writes *nothing*. The full run creates its
-/// registry before it reads the headers, so it leaves one behind, and the
-/// corrected command is then refused as a run into a used folder.
-#[test]
-#[ignore = "bug: a header error in the full run leaves a registry (src/run.rs opens it before extraction checks headers); the fixed rerun is refused with exit 2"]
-fn after_a_header_error_the_corrected_command_just_runs() {
+/// Breaks the orders input with `break_orders`, checks the full run fails
+/// with exit 2 and writes nothing at all, then restores the input and checks
+/// that the same command (no --resume, no --force) simply runs.
+fn an_input_error_leaves_nothing_behind(extra: &[&str], break_orders: impl Fn(&str) -> String) {
     let dir = tempfile::tempdir().unwrap();
     let inputs = small_inputs(&dir.path().join("input"));
-    let good = fs::read(&inputs.orders).unwrap();
-    let text = String::from_utf8(good.clone()).unwrap();
-    fs::write(&inputs.orders, text.replacen("quantity", "qty", 1)).unwrap();
+    let good = fs::read_to_string(&inputs.orders).unwrap();
+    fs::write(&inputs.orders, break_orders(&good)).unwrap();
     let output = dir.path().join("out");
-    run(run_args(&inputs, &output, &["--no-fsync"])).expect_code(2);
+    let mut flags = vec!["--no-fsync"];
+    flags.extend_from_slice(extra);
+    run(run_args(&inputs, &output, &flags)).expect_code(2);
     let written: Vec<String> = fs::read_dir(&output)
         .map(|entries| {
             entries
@@ -631,10 +630,33 @@ fn after_a_header_error_the_corrected_command_just_runs() {
         })
         .unwrap_or_default();
     assert_eq!(written, Vec::<String>::new(), "nothing is written");
-    assert!(!output.join(JSON).exists());
 
     fs::write(&inputs.orders, good).unwrap();
-    run(run_args(&inputs, &output, &["--no-fsync"])).expect_code(0);
+    let rerun = run(run_args(&inputs, &output, &flags));
+    rerun.expect_code(0);
+}
+
+/// SPEC §2: a header error writes *nothing*. The full run creates its
+/// registry before extraction reads the headers, so it leaves
+/// `partition_registry.{log,json}` behind, and the corrected command is
+/// then refused ("already holds a run", exit 2).
+#[test]
+#[ignore = "bug: a header error in the full run leaves a registry (src/run.rs / src/cli/run_cmd.rs open it before extraction checks headers); the corrected rerun is refused with exit 2"]
+fn after_a_header_error_the_corrected_command_just_runs() {
+    an_input_error_leaves_nothing_behind(&[], |orders| orders.replacen("quantity", "qty", 1));
+}
+
+/// The same with `--strict` and a bad row: the registry is left behind, so
+/// after fixing the row the plain rerun is refused ("already holds a run")
+/// and `--resume` too ("the orders input changed"); only `--force` works.
+#[test]
+#[ignore = "bug: a --strict input error in the full run leaves a registry; the corrected rerun is refused with exit 2 (and --resume too, inputs changed)"]
+fn after_a_strict_error_the_corrected_command_just_runs() {
+    an_input_error_leaves_nothing_behind(&["--strict"], |orders| {
+        let header = orders.lines().next().unwrap();
+        let last = orders.lines().last().unwrap();
+        format!("{orders}{}\n", with_field(header, last, "price", "-1"))
+    });
 }
 
 /// `--resume` retries failed partitions with a fresh budget; `attempts`
