@@ -185,22 +185,57 @@ pub fn extract_recorded(
     Ok(Some(summary))
 }
 
+/// Opens the registry as the flags ask and runs extraction under it (unless
+/// a resumed run already finished it).
+///
+/// An input error (a header without a required column, a `--strict`
+/// rejection) writes nothing: headers are checked before the registry is
+/// created, and a registry this call created is removed again when
+/// extraction then stops on bad input, so the corrected command simply
+/// runs.
+pub fn open_and_extract(
+    extract: &ExtractConfig,
+    sweep_min_levels: u32,
+    resume: bool,
+    force: bool,
+) -> Result<(Registry, Option<ExtractSummary>)> {
+    crate::extract::check_inputs(extract)?;
+    let inputs = RunInputs::of(&extract.orders, &extract.trades, sweep_min_levels)?;
+    let output = &extract.output;
+    let output_existed = output.exists();
+    let registry_is_new = force || !Registry::exists(output).unwrap_or(true);
+    let mut registry = open_registry(output, inputs, resume, force, extract.fsync)?;
+    match extract_recorded(&mut registry, extract) {
+        Ok(summary) => Ok((registry, summary)),
+        Err(error) => {
+            if registry_is_new && error.is_usage_or_input() {
+                // Release the registry's lock before removing its files.
+                drop(registry);
+                for path in [
+                    crate::registry::log_path(output),
+                    crate::registry::json_path(output),
+                ] {
+                    let _ = std::fs::remove_file(path);
+                }
+                if !output_existed {
+                    // Only empties: never removes anything a user put there.
+                    let _ = std::fs::remove_dir(output);
+                }
+            }
+            Err(error)
+        }
+    }
+}
+
 /// Runs the whole pipeline.
 pub fn run(config: &RunConfig) -> Result<RunSummary> {
-    let inputs = RunInputs::of(
-        &config.extract.orders,
-        &config.extract.trades,
-        config.sweep_min_levels,
-    )?;
     let output = &config.extract.output;
-    let mut registry = open_registry(
-        output,
-        inputs,
+    let (mut registry, extraction) = open_and_extract(
+        &config.extract,
+        config.sweep_min_levels,
         config.resume,
         config.force,
-        config.extract.fsync,
     )?;
-    let extraction = extract_recorded(&mut registry, &config.extract)?;
     let processing = process_recorded(
         &mut registry,
         &ProcessConfig {

@@ -641,7 +641,6 @@ fn an_input_error_leaves_nothing_behind(extra: &[&str], break_orders: impl Fn(&s
 /// `partition_registry.{log,json}` behind, and the corrected command is
 /// then refused ("already holds a run", exit 2).
 #[test]
-#[ignore = "bug: a header error in the full run leaves a registry (src/run.rs / src/cli/run_cmd.rs open it before extraction checks headers); the corrected rerun is refused with exit 2"]
 fn after_a_header_error_the_corrected_command_just_runs() {
     an_input_error_leaves_nothing_behind(&[], |orders| orders.replacen("quantity", "qty", 1));
 }
@@ -650,7 +649,6 @@ fn after_a_header_error_the_corrected_command_just_runs() {
 /// after fixing the row the plain rerun is refused ("already holds a run")
 /// and `--resume` too ("the orders input changed"); only `--force` works.
 #[test]
-#[ignore = "bug: a --strict input error in the full run leaves a registry; the corrected rerun is refused with exit 2 (and --resume too, inputs changed)"]
 fn after_a_strict_error_the_corrected_command_just_runs() {
     an_input_error_leaves_nothing_behind(&["--strict"], |orders| {
         let header = orders.lines().next().unwrap();
@@ -725,5 +723,56 @@ fn resume_retries_failed_partitions_and_attempts_keep_counting() {
         &output_tree(&output),
         &output_tree(&clean),
         "after the resume",
+    );
+}
+
+/// Regression: the header pre-check of a full run must not consume a FIFO
+/// (reading a pipe's header twice would lose its first rows).
+#[test]
+fn a_full_run_reads_orders_from_a_fifo() {
+    let dir = tempfile::tempdir().unwrap();
+    let orders = dir.path().join("orders.csv");
+    let trades = dir.path().join("trades.csv");
+    std::fs::write(
+        &orders,
+        "date,security_code,order_id,time,side,price,quantity\n2024-01-02,A,1,10:00:00,B,1,100\n2024-01-02,A,2,10:00:01,S,1,100\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &trades,
+        "date,security_code,trade_id,time,price,quantity,buy_order_id,sell_order_id\n2024-01-02,A,1,10:00:01,1,100,1,2\n",
+    )
+    .unwrap();
+    let fifo = dir.path().join("orders.fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let feeder = {
+        let (orders, fifo) = (orders.clone(), fifo.clone());
+        std::thread::spawn(move || std::fs::write(&fifo, std::fs::read(&orders).unwrap()).unwrap())
+    };
+    let output = dir.path().join("out");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_sweep-pipeline"))
+        .args(["--quiet", "--no-fsync", "--orders"])
+        .arg(&fifo)
+        .arg("--trades")
+        .arg(&trades)
+        .arg("--output")
+        .arg(&output)
+        .output()
+        .unwrap();
+    feeder.join().unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(
+        std::fs::read(output.join("partitions/2024-01-02/A/orders.csv")).unwrap(),
+        std::fs::read(&orders).unwrap()
     );
 }

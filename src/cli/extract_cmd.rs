@@ -6,8 +6,7 @@ use std::sync::Arc;
 
 use sweep_pipeline::extract::{ExtractConfig, ExtractSummary, ReadStrategy};
 use sweep_pipeline::progress::Progress;
-use sweep_pipeline::registry::RunInputs;
-use sweep_pipeline::run::{extract_recorded, open_registry};
+use sweep_pipeline::run::open_and_extract;
 use sweep_pipeline::{Error, Result};
 
 use super::args::RunArgs;
@@ -78,15 +77,8 @@ pub fn with_display<T>(
 /// `process` (or a resumed run) can follow.
 pub fn run(args: &RunArgs) -> Result<()> {
     let config = config_from(args)?;
-    let mut registry = open_registry(
-        &config.output,
-        RunInputs::of(&config.orders, &config.trades, args.sweep_min_levels)?,
-        args.resume,
-        args.force,
-        config.fsync,
-    )?;
-    let summary = with_display(config, args.quiet, |config| {
-        extract_recorded(&mut registry, config)
+    let (_registry, summary) = with_display(config, args.quiet, |config| {
+        open_and_extract(config, args.sweep_min_levels, args.resume, args.force)
     })?;
     match summary {
         Some(summary) => print_extraction_summary(&summary),

@@ -6,9 +6,8 @@ use std::sync::Arc;
 use sweep_pipeline::Result;
 use sweep_pipeline::extract::ExtractSummary;
 use sweep_pipeline::progress::Progress;
-use sweep_pipeline::registry::RunInputs;
 use sweep_pipeline::run::{
-    ProcessConfig, ProcessSummary, RunConfig, extract_recorded, open_registry, process_recorded,
+    ProcessConfig, ProcessSummary, RunConfig, open_and_extract, process_recorded,
 };
 use sweep_pipeline::system::Defaults;
 
@@ -28,20 +27,15 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         sweep_min_levels: args.sweep_min_levels,
         processing_progress: None,
     };
-    let mut registry = open_registry(
-        &config.extract.output,
-        RunInputs::of(
-            &config.extract.orders,
-            &config.extract.trades,
-            config.sweep_min_levels,
-        )?,
-        config.resume,
-        config.force,
-        config.extract.fsync,
-    )?;
-    let extraction = extract_cmd::with_display(config.extract.clone(), args.quiet, |extract| {
-        extract_recorded(&mut registry, extract)
-    })?;
+    let (mut registry, extraction) =
+        extract_cmd::with_display(config.extract.clone(), args.quiet, |extract| {
+            open_and_extract(
+                extract,
+                config.sweep_min_levels,
+                config.resume,
+                config.force,
+            )
+        })?;
     match &extraction {
         Some(summary) => print_extraction_summary(summary),
         None => eprintln!("extraction: already finished in an earlier run; resuming processing"),

@@ -158,6 +158,24 @@ fn open_with_layout(
     Ok((input, layout))
 }
 
+/// Checks that both inputs open and have headers with every required column,
+/// without writing anything: what a run does before it creates its output.
+/// A pipe or FIFO is only checked to exist: reading its header here would
+/// consume it (extraction still checks the header before writing any
+/// partition).
+pub fn check_inputs(config: &ExtractConfig) -> Result<()> {
+    for (path, kind) in [
+        (&config.orders, FileKind::Orders),
+        (&config.trades, FileKind::Trades),
+    ] {
+        let metadata = fs::metadata(path).map_err(|e| Error::io(path, "open", e))?;
+        if metadata.is_file() {
+            open_with_layout(path, kind, config.read_strategy)?;
+        }
+    }
+    Ok(())
+}
+
 /// Runs extraction. Removes a stale staging folder and any previous
 /// `partitions/` and `rejected/` of the output folder.
 pub fn extract(config: &ExtractConfig) -> Result<ExtractSummary> {
