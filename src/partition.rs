@@ -14,6 +14,28 @@ use crate::format::values::{self, Date};
 /// Longest security code the format accepts.
 pub const MAX_CODE_LEN: usize = 32;
 
+/// The figures an analysis reports for one partition (SPEC §4) and the
+/// registry records for it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PartitionFigures {
+    /// Orders in the partition (the first row of each order id).
+    pub order_count: u64,
+    /// Trade rows.
+    pub trade_count: u64,
+    /// Orders whose id appears on either side of at least one trade.
+    pub matched_orders: u64,
+    /// The other orders.
+    pub unmatched_orders: u64,
+    /// Orders that are the taker in at least one trade.
+    pub taker_orders: u64,
+    /// Taker orders that filled at `sweep_min_levels` prices or more.
+    pub sweep_orders: u64,
+    /// Trades whose two ids are not both orders of the partition.
+    pub unlinked_trades: u64,
+    /// Order rows repeating an earlier row's id (ignored for every purpose).
+    pub duplicate_orders: u64,
+}
+
 /// Folder of the partitions inside the output folder.
 pub const PARTITIONS_DIR: &str = "partitions";
 /// Folder of the rejected rows inside the output folder.

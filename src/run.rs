@@ -28,9 +28,7 @@ use crate::error::{Error, Result};
 use crate::extract::{ExtractConfig, ExtractSummary, extract};
 use crate::partition::PartitionKey;
 use crate::progress::Progress;
-use crate::registry::{
-    ExtractionCounts, PartitionFigures, PartitionStatus, Registry, RegistryOptions, RunInputs,
-};
+use crate::registry::{ExtractionCounts, PartitionStatus, Registry, RegistryOptions, RunInputs};
 
 /// Default retries of a failed partition (SPEC §6).
 pub const DEFAULT_MAX_RETRIES: u32 = 3;
@@ -321,20 +319,7 @@ pub fn process_recorded(registry: &mut Registry, config: &ProcessConfig) -> Resu
                     duration,
                 } => {
                     let _ = histogram.record(duration.as_micros().max(1) as u64);
-                    registry.mark_completed(
-                        &key.0,
-                        PartitionFigures {
-                            order_count: output.order_count,
-                            trade_count: output.trade_count,
-                            matched_orders: output.matched_orders,
-                            unmatched_orders: output.unmatched_orders,
-                            taker_orders: output.taker_orders,
-                            sweep_orders: output.sweep_orders,
-                            unlinked_trades: output.unlinked_trades,
-                            duplicate_orders: output.duplicate_orders,
-                        },
-                        duration.as_secs_f64(),
-                    )?;
+                    registry.mark_completed(&key.0, output, duration.as_secs_f64())?;
                     if let Some(progress) = &config.progress {
                         progress.advance(1);
                     }

@@ -58,6 +58,9 @@ pub(crate) struct Linking {
     pub unlinked_trades: u64,
     /// Trade indices sorted by `(time, trade_id)`, ties in file order.
     pub trade_order: Vec<u32>,
+    /// The trade times in `trade_order` order, for reference-price lookups
+    /// (sorted once here, shared by the taker and unmatched analyses).
+    pub sorted_trade_times: Vec<u64>,
     /// `fills[fill_start[r]..fill_start[r + 1]]` are the trades in which order
     /// row `r` is the taker, in `trade_order` order.
     pub fill_start: Vec<u32>,
@@ -66,6 +69,15 @@ pub(crate) struct Linking {
 }
 
 impl Linking {
+    /// The reference price of an order arriving at `time_ns`: the price of
+    /// the last trade, linked or not, by `(time, trade_id)`, strictly
+    /// earlier.
+    pub fn reference_price(&self, time_ns: u64, trades: &TradeColumns) -> Option<f64> {
+        let earlier = self.sorted_trade_times.partition_point(|&t| t < time_ns);
+        let last_earlier = *self.trade_order.get(earlier.checked_sub(1)?)?;
+        Some(trades.price[last_earlier as usize])
+    }
+
     /// The fills (trade indices) of order row `row`, by `(time, trade_id)`.
     pub fn fills_of(&self, row: u32) -> &[u32] {
         let row = row as usize;
@@ -171,29 +183,20 @@ pub(crate) fn link(orders: &OrderColumns<'_>, trades: &TradeColumns) -> Linking 
         }
     }
 
+    let sorted_trade_times = trade_order
+        .iter()
+        .map(|&t| trades.time_ns[t as usize])
+        .collect();
     Linking {
         canonical_rows,
         duplicate_orders,
         matched,
         unlinked_trades,
         trade_order,
+        sorted_trade_times,
         fill_start,
         fills,
     }
-}
-
-/// The reference price of an order arriving at `time_ns`: the price of the
-/// last trade, linked or not, by `(time, trade_id)`, strictly earlier.
-/// `sorted_trade_times` are the trade times in `trade_order`.
-pub(crate) fn reference_price(
-    time_ns: u64,
-    sorted_trade_times: &[u64],
-    trade_order: &[u32],
-    trades: &TradeColumns,
-) -> Option<f64> {
-    let earlier = sorted_trade_times.partition_point(|&t| t < time_ns);
-    let last_earlier = *trade_order.get(earlier.checked_sub(1)?)?;
-    Some(trades.price[last_earlier as usize])
 }
 
 #[cfg(test)]

@@ -60,26 +60,7 @@ impl Default for AnalysisOptions {
     }
 }
 
-/// The figures of one analysed partition, recorded in the registry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct PartitionFigures {
-    /// Orders (first row of each order id).
-    pub order_count: u64,
-    /// Trade rows.
-    pub trade_count: u64,
-    /// Orders whose id appears in at least one trade.
-    pub matched_orders: u64,
-    /// The other orders.
-    pub unmatched_orders: u64,
-    /// Orders that are the taker in at least one trade.
-    pub taker_orders: u64,
-    /// Taker orders that filled at `sweep_min_levels` prices or more.
-    pub sweep_orders: u64,
-    /// Trades whose two ids are not both orders of the partition.
-    pub unlinked_trades: u64,
-    /// Order rows repeating an earlier row's id (ignored for every purpose).
-    pub duplicate_orders: u64,
-}
+pub use crate::partition::PartitionFigures;
 
 /// The four output files of a partition, as text, and its figures.
 #[derive(Debug, Clone, Default)]

@@ -5,7 +5,7 @@
 //! the order of the detailed output and the order every later statistic
 //! consumes the values in.
 
-use super::linking::{Linking, reference_price};
+use super::linking::Linking;
 use super::load::PartitionData;
 use crate::stats::numpy_sum;
 
@@ -154,11 +154,6 @@ pub fn taker_metrics(
 ) -> Vec<TakerMetrics> {
     let orders = &data.orders;
     let trades = &data.trades;
-    let sorted_trade_times: Vec<u64> = linking
-        .trade_order
-        .iter()
-        .map(|&t| trades.time_ns[t as usize])
-        .collect();
 
     let mut takers: Vec<u32> = linking
         .canonical_rows
@@ -203,12 +198,7 @@ pub fn taker_metrics(
             let filled_qty = numpy_sum(&quantities);
             let notional = numpy_sum(&notionals);
             let vwap = notional / filled_qty;
-            let arrival_price = reference_price(
-                orders.time_ns[r],
-                &sorted_trade_times,
-                &linking.trade_order,
-                trades,
-            );
+            let arrival_price = linking.reference_price(orders.time_ns[r], trades);
             let duration_ns = trades.time_ns[last] as i64 - orders.time_ns[r] as i64;
             TakerMetrics {
                 row,

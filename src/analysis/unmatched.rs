@@ -3,7 +3,7 @@
 //! how far the unmatched limit orders sat from the market (the reference
 //! price) when they arrived, in basis points, positive = passive.
 
-use super::linking::{Linking, reference_price};
+use super::linking::Linking;
 use super::load::PartitionData;
 use crate::format::{OrderType, Side};
 use crate::stats::{mean, percentile_of_sorted, push_count, push_float};
@@ -86,11 +86,6 @@ fn push_mean_median_p90(values: &[f64], out: &mut Vec<u8>, scratch: &mut Vec<f64
 pub fn write_unmatched(data: &PartitionData<'_>, linking: &Linking, out: &mut Vec<u8>) {
     let orders = &data.orders;
     let trades = &data.trades;
-    let sorted_trade_times: Vec<u64> = linking
-        .trade_order
-        .iter()
-        .map(|&t| trades.time_ns[t as usize])
-        .collect();
     // Rows B, S, ALL; every order counts in its side's row and in ALL.
     let mut rows: [SideRow; 3] = Default::default();
     for &row in &linking.canonical_rows {
@@ -105,12 +100,7 @@ pub fn write_unmatched(data: &PartitionData<'_>, linking: &Linking, out: &mut Ve
         }
         let distance = if orders.order_type[r] == OrderType::Limit {
             orders.price[r].and_then(|price| {
-                let reference = reference_price(
-                    orders.time_ns[r],
-                    &sorted_trade_times,
-                    &linking.trade_order,
-                    trades,
-                )?;
+                let reference = linking.reference_price(orders.time_ns[r], trades)?;
                 Some(match side {
                     Side::Buy => (reference - price) / reference * 1e4,
                     Side::Sell => (price - reference) / reference * 1e4,

@@ -72,26 +72,7 @@ impl std::str::FromStr for PartitionStatus {
     }
 }
 
-/// The figures an analysis reports for one partition (SPEC §4).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PartitionFigures {
-    /// Orders in the partition, duplicates excluded.
-    pub order_count: u64,
-    /// Trades in the partition.
-    pub trade_count: u64,
-    /// Orders named by at least one trade.
-    pub matched_orders: u64,
-    /// The other orders.
-    pub unmatched_orders: u64,
-    /// Orders that are the taker in at least one trade.
-    pub taker_orders: u64,
-    /// Taker orders filled at `sweep_min_levels` or more price levels.
-    pub sweep_orders: u64,
-    /// Trades whose two orders are not both in the partition.
-    pub unlinked_trades: u64,
-    /// Repeated `order_id` rows.
-    pub duplicate_orders: u64,
-}
+pub use crate::partition::PartitionFigures;
 
 /// One partition as the registry knows it; serialises to the record of the
 /// Python pipeline's `partition_registry.json` plus, once completed, the four
