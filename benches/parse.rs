@@ -135,6 +135,18 @@ fn layout(kind: FileKind, header: &str) -> Layout {
     Layout::from_header(kind, header.as_bytes(), Path::new("bench.csv")).expect("bench header")
 }
 
+/// The floor under both parsers: finding the lines alone (`memchr`).
+fn bench_lines(c: &mut Criterion) {
+    let orders = orders_body();
+    let mut group = c.benchmark_group("lines");
+    group.sample_size(10);
+    group.throughput(Throughput::Bytes(orders.len() as u64));
+    group.bench_function("orders", |b| {
+        b.iter(|| black_box(format::lines(black_box(&orders)).count()))
+    });
+    group.finish();
+}
+
 fn bench_parse(c: &mut Criterion) {
     let orders = orders_body();
     let trades = trades_body();
@@ -142,8 +154,8 @@ fn bench_parse(c: &mut Criterion) {
     let trades_layout = layout(FileKind::Trades, TRADES_HEADER);
 
     let mut group = c.benchmark_group("parse");
-    group.sample_size(20);
-    group.measurement_time(Duration::from_secs(8));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(10));
 
     group.throughput(Throughput::Bytes(orders.len() as u64));
     group.bench_function("parse_order", |b| {
@@ -184,8 +196,8 @@ fn bench_route(c: &mut Criterion) {
     let trades_layout = layout(FileKind::Trades, TRADES_HEADER);
 
     let mut group = c.benchmark_group("route");
-    group.sample_size(20);
-    group.measurement_time(Duration::from_secs(8));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(10));
 
     // One worker's job on one multi-MB chunk: the whole buffer at once.
     group.throughput(Throughput::Bytes(orders.len() as u64));
@@ -208,13 +220,8 @@ fn bench_route(c: &mut Criterion) {
         })
     });
 
-    // Cutting the buffer into chunks is the step before routing.
-    group.throughput(Throughput::Bytes(orders.len() as u64));
-    group.bench_function("chunk_boundaries_orders_1mb", |b| {
-        b.iter(|| black_box(format::chunk_boundaries(black_box(&orders), 1 << 20)).len())
-    });
     group.finish();
 }
 
-criterion_group!(benches, bench_parse, bench_route);
+criterion_group!(benches, bench_lines, bench_parse, bench_route);
 criterion_main!(benches);
