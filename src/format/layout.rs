@@ -245,6 +245,11 @@ impl Layout {
     }
 
     /// Parses an order row (without its line terminator).
+    ///
+    /// # Panics
+    ///
+    /// When the layout is a trades layout: which file a layout describes is
+    /// the caller's choice, never the input's.
     pub fn parse_order<'a>(
         &self,
         line: &'a [u8],
@@ -307,6 +312,10 @@ impl Layout {
     }
 
     /// Parses a trade row (without its line terminator).
+    ///
+    /// # Panics
+    ///
+    /// When the layout is an orders layout (see [`Layout::parse_order`]).
     pub fn parse_trade<'a>(
         &self,
         line: &'a [u8],
