@@ -187,6 +187,38 @@ pub fn parse_decimal(field: &[u8]) -> Option<f64> {
     value.is_finite().then_some(value)
 }
 
+/// Fields up to this long are checked by [`decimal_is_positive`] on their
+/// grammar alone. Within it the value is finite (fewer than 309 integer
+/// digits) and a nonzero digit makes it at least 10^-300, far above the
+/// smallest subnormal, so "valid" and "> 0" need no conversion. Longer
+/// fields can overflow to infinity or underflow to zero: they go through
+/// [`parse_decimal`], which decides those exactly.
+const DECIMAL_GRAMMAR_ONLY_LEN: usize = 300;
+
+/// What [`parse_decimal`] decides about a field, without converting it:
+/// `None` when it returns `None`, otherwise whether the value is `> 0`.
+/// Extraction only validates, so it takes this path.
+pub fn decimal_is_positive(field: &[u8]) -> Option<bool> {
+    if field.len() > DECIMAL_GRAMMAR_ONLY_LEN {
+        return parse_decimal(field).map(|value| value > 0.0);
+    }
+    let mut digits = 0usize;
+    let mut dots = 0usize;
+    let mut nonzero = false;
+    for &b in field {
+        match b {
+            b'0' => digits += 1,
+            b'1'..=b'9' => {
+                digits += 1;
+                nonzero = true;
+            }
+            b'.' => dots += 1,
+            _ => return None,
+        }
+    }
+    (digits > 0 && dots <= 1).then_some(nonzero)
+}
+
 /// 10^0 ..= 10^22, every one exactly representable as an `f64`.
 const POWERS_OF_TEN: [f64; 23] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
@@ -200,6 +232,45 @@ pub fn parse_u64(field: &[u8]) -> Option<u64> {
         return None;
     }
     lexical_core::parse(field).ok()
+}
+
+/// True exactly when [`parse_u64`] accepts the field: ASCII digits whose
+/// value, leading zeros aside, fits in 64 bits. Checked by length and, at
+/// 20 significant digits, by comparing with the text of 2⁶⁴−1.
+pub fn is_u64(field: &[u8]) -> bool {
+    if field.is_empty() || !field.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let first_nonzero = field.iter().position(|&b| b != b'0');
+    let significant = first_nonzero.map_or(&field[field.len()..], |at| &field[at..]);
+    match significant.len() {
+        0..20 => true,
+        20 => significant <= b"18446744073709551615".as_slice(),
+        _ => false,
+    }
+}
+
+/// True exactly when [`parse_time_ns`] accepts the field, without
+/// computing the nanoseconds.
+pub fn is_valid_time(field: &[u8]) -> bool {
+    let [h1, h2, b':', m1, m2, b':', s1, s2, rest @ ..] = field else {
+        return false;
+    };
+    let two_digits_at_most = |tens: u8, units: u8, max: u8| {
+        tens.is_ascii_digit()
+            && units.is_ascii_digit()
+            && (tens - b'0') * 10 + (units - b'0') <= max
+    };
+    two_digits_at_most(*h1, *h2, 23)
+        && two_digits_at_most(*m1, *m2, 59)
+        && two_digits_at_most(*s1, *s2, 59)
+        && match rest {
+            [] => true,
+            [b'.', fraction @ ..] => {
+                (1..=9).contains(&fraction.len()) && fraction.iter().all(u8::is_ascii_digit)
+            }
+            _ => false,
+        }
 }
 
 /// True for a valid security code: 1–32 bytes of `[A-Za-z0-9._-]`, not `.`
@@ -351,6 +422,111 @@ mod tests {
             }
             let expected: f64 = text.parse().unwrap();
             assert_eq!(parse_decimal(text.as_bytes()), Some(expected), "{text}");
+        }
+    }
+
+    /// Deterministic xorshift, for the equivalence tests below.
+    fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+        let mut state = seed;
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
+
+    /// A random field over `alphabet`, of up to `max_len` bytes, mostly short.
+    fn random_field(next: &mut impl FnMut() -> u64, alphabet: &[u8], max_len: usize) -> Vec<u8> {
+        let len = if next().is_multiple_of(8) {
+            (next() % (max_len as u64 + 1)) as usize
+        } else {
+            (next() % 24) as usize
+        };
+        (0..len)
+            .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+            .collect()
+    }
+
+    #[test]
+    fn validation_only_checks_agree_with_the_parsers() {
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..300_000 {
+            let decimal = random_field(&mut next, b"0000000123456789..x", 420);
+            assert_eq!(
+                decimal_is_positive(&decimal),
+                parse_decimal(&decimal).map(|v| v > 0.0),
+                "{}",
+                String::from_utf8_lossy(&decimal)
+            );
+            let integer = random_field(&mut next, b"0000000123456789x", 30);
+            assert_eq!(
+                is_u64(&integer),
+                parse_u64(&integer).is_some(),
+                "{integer:?}"
+            );
+            let mut time = *b"00:00:00.000000000";
+            for byte in time.iter_mut() {
+                if next().is_multiple_of(6) {
+                    *byte = b"0123456789:.x"[(next() % 13) as usize];
+                }
+            }
+            let time = &time[..(next() % 20).min(18) as usize];
+            assert_eq!(
+                is_valid_time(time),
+                parse_time_ns(time).is_some(),
+                "{time:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn validation_only_checks_at_their_edges() {
+        for text in [
+            "18446744073709551615",
+            "18446744073709551616",
+            "99999999999999999999",
+            "0000000000000000000018446744073709551615",
+            "0000000000000000000018446744073709551616",
+            "00000000000000000000000",
+            "1",
+        ] {
+            assert_eq!(
+                is_u64(text.as_bytes()),
+                parse_u64(text.as_bytes()).is_some(),
+                "{text}"
+            );
+        }
+        for tiny_or_huge in [
+            format!("0.{}1", "0".repeat(296)),
+            format!("0.{}1", "0".repeat(297)),
+            format!("0.{}1", "0".repeat(400)),
+            format!(".{}1", "0".repeat(330)),
+            "9".repeat(300),
+            "9".repeat(301),
+            "9".repeat(309),
+            "9".repeat(310),
+            format!("{}.", "1".repeat(308)),
+            format!("{}.0", "1".repeat(309)),
+            format!("{}0", "0".repeat(300)),
+        ] {
+            assert_eq!(
+                decimal_is_positive(tiny_or_huge.as_bytes()),
+                parse_decimal(tiny_or_huge.as_bytes()).map(|v| v > 0.0),
+                "{tiny_or_huge}"
+            );
+        }
+        for time in [
+            "23:59:59",
+            "24:00:00",
+            "09:60:00",
+            "09:00:00.",
+            "09:00:00.123456789",
+        ] {
+            assert_eq!(
+                is_valid_time(time.as_bytes()),
+                parse_time_ns(time.as_bytes()).is_some()
+            );
         }
     }
 
