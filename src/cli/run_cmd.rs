@@ -68,20 +68,15 @@ pub fn process(args: &ProcessArgs) -> Result<i32> {
         fsync: !args.no_fsync,
         progress: None,
     };
-    let mut registry = sweep_pipeline::registry::Registry::open_existing(
-        &config.output,
-        sweep_pipeline::registry::RegistryOptions {
-            fsync: config.fsync,
-            ..Default::default()
-        },
-    )?;
-    if !registry.extraction_finished() {
-        return Err(sweep_pipeline::Error::usage(format!(
-            "{}: extraction has not finished in this folder; run `extract` (or the full pipeline) first",
-            config.output.display()
-        )));
-    }
-    let summary = process_with_display(&mut registry, config, args.quiet)?;
+    let progress = Arc::new(Progress::default());
+    let config = ProcessConfig {
+        progress: Some(Arc::clone(&progress)),
+        ..config
+    };
+    let display = ProgressDisplay::start("process", Unit::Partitions, progress, args.quiet);
+    let result = sweep_pipeline::run::process(&config);
+    display.finish();
+    let summary = result?;
     print_processing_summary(&summary, None);
     Ok(exit_code(&summary))
 }
