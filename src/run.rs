@@ -26,6 +26,7 @@ use crate::analysis::{self, AnalysisOptions};
 use crate::engine::{PoolEvent, Task, run_pool};
 use crate::error::{Error, Result};
 use crate::extract::{ExtractConfig, ExtractSummary, extract};
+use crate::format::FileKind;
 use crate::partition::PartitionKey;
 use crate::progress::Progress;
 use crate::registry::{ExtractionCounts, PartitionStatus, Registry, RegistryOptions, RunInputs};
@@ -381,9 +382,9 @@ pub fn process_recorded(registry: &mut Registry, config: &ProcessConfig) -> Resu
 /// Bytes of a partition's two files (0 for a missing one: the analysis
 /// reports that properly).
 fn partition_bytes(dir: &Path) -> u64 {
-    ["orders.csv", "trades.csv"]
+    [FileKind::Orders, FileKind::Trades]
         .iter()
-        .filter_map(|name| std::fs::metadata(dir.join(name)).ok())
+        .filter_map(|kind| std::fs::metadata(dir.join(kind.partition_file_name())).ok())
         .map(|metadata| metadata.len())
         .sum()
 }

@@ -175,8 +175,8 @@ pub struct PartitionFiles {
 impl PartitionFiles {
     /// Opens `orders.csv` and `trades.csv` in `partition_dir`.
     pub fn open(partition_dir: &Path) -> Result<PartitionFiles> {
-        let orders_path = partition_dir.join("orders.csv");
-        let trades_path = partition_dir.join("trades.csv");
+        let orders_path = partition_dir.join(FileKind::Orders.partition_file_name());
+        let trades_path = partition_dir.join(FileKind::Trades.partition_file_name());
         let orders = FileBytes::open(&orders_path)?;
         let trades = FileBytes::open(&trades_path)?;
         Ok(PartitionFiles {

@@ -264,10 +264,18 @@ fn extract_into_staging(
     let orders_set: BTreeSet<PartitionKey> = orders_keys.into_iter().collect();
     let trades_set: BTreeSet<PartitionKey> = trades_keys.into_iter().collect();
     for key in trades_set.difference(&orders_set) {
-        write_header_only(&key.dir(staging).join("orders.csv"), &orders_header)?;
+        write_header_only(
+            &key.dir(staging)
+                .join(FileKind::Orders.partition_file_name()),
+            &orders_header,
+        )?;
     }
     for key in orders_set.difference(&trades_set) {
-        write_header_only(&key.dir(staging).join("trades.csv"), &trades_header)?;
+        write_header_only(
+            &key.dir(staging)
+                .join(FileKind::Trades.partition_file_name()),
+            &trades_header,
+        )?;
     }
     let partitions = orders_set.union(&trades_set).copied().collect();
     Ok((orders, trades, partitions))
@@ -292,10 +300,7 @@ fn extract_file(
     if let Some(progress) = &config.progress {
         progress.advance(input.header_bytes_in_file);
     }
-    let file_name = match kind {
-        FileKind::Orders => "orders.csv",
-        FileKind::Trades => "trades.csv",
-    };
+    let file_name = kind.partition_file_name();
     let mut writers = writers::PartitionWriters::new(
         partitions_root.to_path_buf(),
         file_name,

@@ -32,6 +32,14 @@ impl FileKind {
         }
     }
 
+    /// The file's name inside a partition folder.
+    pub fn partition_file_name(self) -> &'static str {
+        match self {
+            FileKind::Orders => "orders.csv",
+            FileKind::Trades => "trades.csv",
+        }
+    }
+
     fn required(self) -> &'static [Column] {
         match self {
             FileKind::Orders => &[
