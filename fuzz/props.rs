@@ -804,7 +804,11 @@ pub fn check_router(data: &[u8]) {
     let got_groups: Vec<(String, Vec<u8>, u64)> = routed
         .groups
         .iter()
-        .map(|g| (g.key.to_string(), g.bytes.clone(), g.rows))
+        .map(|g| {
+            let mut bytes = Vec::new();
+            g.append_to(body, &mut bytes);
+            (g.key.to_string(), bytes, g.rows)
+        })
         .collect();
     assert_eq!(
         got_groups, expected_groups,

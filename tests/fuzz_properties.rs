@@ -174,7 +174,13 @@ fn token_line(max_fields: usize) -> impl Strategy<Value = Vec<u8>> {
 fn column_row() -> impl Strategy<Value = Vec<u8>> {
     let pick = |choices: &'static [&'static str]| prop::sample::select(choices);
     (
-        pick(&["2024-09-05", "20240229", "2023-02-29", "\"2024-09-05\""]),
+        pick(&[
+            "2024-09-05",
+            "20240905",
+            "20240229",
+            "2023-02-29",
+            "\"2024-09-05\"",
+        ]),
         pick(&["600519.SH", "A", "..", "a b", "\"X\""]),
         pick(&[
             "1",
@@ -233,6 +239,33 @@ proptest! {
         let terminator: &[u8] = if crlf { b"\r\n" } else { b"\n" };
         let mut data = vec![selector];
         data.extend_from_slice(&lines.join(terminator));
+        props::check_router(&data);
+    }
+
+    /// Chunks of mostly valid orders rows (header 0), so the router's fast
+    /// path is taken often: one partition written with both date forms,
+    /// CRLF, and prices padded with zeros past the 127 bytes the fast path
+    /// classifies, so both paths meet in one chunk.
+    #[test]
+    fn router_column_chunks(
+        lines in prop::collection::vec((column_row(), 0usize..120), 0..12),
+        crlf in any::<bool>(),
+        final_terminator in any::<bool>(),
+    ) {
+        let terminator: &[u8] = if crlf { b"\r\n" } else { b"\n" };
+        let mut data = vec![0];
+        for (line, pad) in &lines {
+            // The price is field 6: pad it after the fifth comma.
+            let mut padded = line.clone();
+            if let Some(at) = padded.iter().enumerate().filter(|(_, b)| **b == b',').nth(4).map(|(at, _)| at + 1) {
+                padded.splice(at..at, std::iter::repeat_n(b'0', *pad));
+            }
+            data.extend_from_slice(&padded);
+            data.extend_from_slice(terminator);
+        }
+        if !final_terminator && !lines.is_empty() {
+            data.truncate(data.len() - terminator.len());
+        }
         props::check_router(&data);
     }
 

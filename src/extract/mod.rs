@@ -323,7 +323,7 @@ fn extract_file(
     };
 
     let (chunk_tx, chunk_rx) = bounded::<Chunk>(workers * 2);
-    let (routed_tx, routed_rx) = bounded::<RoutedChunk>(workers * 2);
+    let (routed_tx, routed_rx) = bounded::<(Chunk, RoutedChunk)>(workers * 2);
     let strict_path = config.strict.then_some(path.as_path());
     let progress = config.progress.clone();
 
@@ -341,9 +341,9 @@ fn extract_file(
                 let mut router = RowRouter::new(layout);
                 for chunk in chunk_rx {
                     let routed = router.route(&chunk);
-                    // Release the window as soon as this chunk is parsed.
-                    drop(chunk);
-                    if routed_tx.send(routed).is_err() {
+                    // The chunk goes along: the writer copies the rows
+                    // from it, and its window is released after that.
+                    if routed_tx.send((chunk, routed)).is_err() {
                         break;
                     }
                 }
@@ -356,12 +356,13 @@ fn extract_file(
             let mut totals = WriterTotals::default();
             let mut reorder = SequenceReorder::default();
             let mut line_base = 2; // the header is line 1
-            for routed in routed_rx {
+            for (chunk, routed) in routed_rx {
                 let seq = routed.seq;
-                for chunk in reorder.accept(seq, routed) {
-                    let (chunk_lines, chunk_bytes) = (chunk.lines, chunk.input_bytes);
+                for (chunk, routed) in reorder.accept(seq, (chunk, routed)) {
+                    let (chunk_lines, chunk_bytes) = (routed.lines, routed.input_bytes);
                     totals.rows += writers::apply_chunk(
-                        chunk,
+                        routed,
+                        chunk.bytes(),
                         line_base,
                         &mut writers,
                         &mut rejected,

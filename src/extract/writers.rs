@@ -147,8 +147,8 @@ impl PartitionWriters {
         }
     }
 
-    /// Appends one chunk's rows of one partition.
-    pub fn append(&mut self, rows: PartitionRows) -> Result<()> {
+    /// Appends one chunk's rows of one partition; `chunk` holds them.
+    pub fn append(&mut self, rows: &PartitionRows, chunk: &[u8]) -> Result<()> {
         let id = match self.index.get(&rows.key) {
             Some(&id) => id,
             None => {
@@ -167,12 +167,16 @@ impl PartitionWriters {
         };
         let state = &mut self.states[id];
         state.rows += rows.rows;
-        if state.pending.is_empty() && rows.bytes.len() >= PARTITION_FLUSH_BYTES {
+        if state.pending.is_empty()
+            && let Some(run) = rows.as_one_slice(chunk)
+            && run.len() >= PARTITION_FLUSH_BYTES
+        {
             // Large enough to write as it is: skip the copy.
-            return self.write_out(id, &rows.bytes);
+            return self.write_out(id, run);
         }
-        state.pending.extend_from_slice(&rows.bytes);
-        self.pending_total += rows.bytes.len();
+        let before = state.pending.len();
+        rows.append_to(chunk, &mut state.pending);
+        self.pending_total += state.pending.len() - before;
         if state.pending.len() >= PARTITION_FLUSH_BYTES {
             self.flush_partition(id)?;
         }
@@ -307,16 +311,18 @@ fn write_csv_field(out: &mut Vec<u8>, field: &[u8]) {
     out.push(b'"');
 }
 
-/// Applies a routed chunk (already in sequence order) to the writers.
-/// Returns the number of rows routed to partitions.
+/// Applies a routed chunk (already in sequence order) to the writers;
+/// `chunk` is the input the routing indexes into. Returns the number of
+/// rows routed to partitions.
 pub fn apply_chunk(
-    chunk: RoutedChunk,
+    routed: RoutedChunk,
+    chunk: &[u8],
     line_base: u64,
     writers: &mut PartitionWriters,
     rejected: &mut RejectedWriter,
     strict_path: Option<&Path>,
 ) -> Result<u64> {
-    for line in chunk.rejected {
+    for line in routed.rejected {
         let line_number = line_base + line.line_in_chunk;
         if let Some(path) = strict_path {
             return Err(Error::bad_row(path, line_number, line.reason));
@@ -324,9 +330,9 @@ pub fn apply_chunk(
         rejected.write(line_number, line.reason, &line.raw)?;
     }
     let mut rows = 0;
-    for group in chunk.groups {
+    for group in &routed.groups {
         rows += group.rows;
-        writers.append(group)?;
+        writers.append(group, chunk)?;
     }
     Ok(rows)
 }

@@ -7,8 +7,10 @@
 //! its position has in the header, so parsing costs one pass and no
 //! allocation.
 
+use std::ops::Range;
 use std::path::Path;
 
+use super::classify::LineClasses;
 use super::fields::FieldBuf;
 use super::reject::{Column, RejectReason};
 use super::values::{self, Date, OrderType, Side};
@@ -129,6 +131,16 @@ pub struct RowKey<'a> {
     pub date: Date,
     /// Instrument code, validated (safe as a folder name).
     pub security_code: &'a [u8],
+}
+
+/// Where a row's key fields lie within its line (see
+/// [`Layout::check_classified`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeySpans {
+    /// The `date` field.
+    pub date: Range<usize>,
+    /// The `security_code` field.
+    pub security_code: Range<usize>,
 }
 
 /// A parsed header: which field position holds which column.
@@ -298,6 +310,90 @@ impl Layout {
         // `date` is a required column, so a row that got here has one.
         let date = date.ok_or(RejectReason::Invalid(Column::Date))?;
         Ok(RowKey {
+            date,
+            security_code,
+        })
+    }
+
+    /// Extraction's fast path, for a line of at most
+    /// [`MAX_CLASSIFIED_LEN`](super::classify::MAX_CLASSIFIED_LEN) bytes:
+    /// splits it by its comma mask and checks every column except the date
+    /// and the security code by the masks of `classes`; says where those two
+    /// are.
+    ///
+    /// `None` means "ask [`Layout::parse_key`]": the row is invalid (the
+    /// full check gives the reason, in header order) or has a quote. A row
+    /// this accepts, and whose date and code then pass their own checks, is
+    /// exactly a row `parse_key` accepts.
+    pub fn check_classified(&self, line: &[u8], classes: &LineClasses) -> Option<KeySpans> {
+        if classes.quotes != 0 {
+            return None;
+        }
+        let mut date = 0..0;
+        let mut security_code = 0..0;
+        let mut price_is_empty = false;
+        let mut order_type = OrderType::Limit;
+        let mut commas = classes.commas;
+        let mut start = 0;
+        let last = self.roles.len() - 1;
+        for (index, role) in self.roles.iter().enumerate() {
+            // The field count is right when the last field takes the last
+            // comma's remainder and no comma is left for another.
+            let end = match (index == last, commas) {
+                (true, 0) => classes.len,
+                (false, 0) | (true, _) => return None,
+                (false, _) => {
+                    let at = commas.trailing_zeros() as usize;
+                    commas &= commas - 1;
+                    at
+                }
+            };
+            let field = &line[start..end];
+            let valid = match *role {
+                None => true,
+                Some(Column::Date) => {
+                    date = start..end;
+                    true
+                }
+                Some(Column::SecurityCode) => {
+                    security_code = start..end;
+                    true
+                }
+                Some(Column::OrderId) => classes.is_positive_u64(line, start, end),
+                Some(Column::TradeId) => classes.is_u64(line, start, end),
+                Some(Column::Time) => classes.is_valid_time(line, start, end),
+                Some(Column::Side) => values::parse_side(field).is_some(),
+                Some(Column::OrderPrice) if field.is_empty() => {
+                    price_is_empty = true;
+                    true
+                }
+                Some(Column::OrderPrice) => classes.decimal_is_positive(start, end).is_some(),
+                Some(Column::TradePrice | Column::Quantity) => {
+                    classes.decimal_is_positive(start, end) == Some(true)
+                }
+                Some(Column::OrderType) => match values::parse_order_type(field) {
+                    Some(parsed) => {
+                        order_type = parsed;
+                        true
+                    }
+                    None => false,
+                },
+                Some(Column::BuyOrderId | Column::SellOrderId) => {
+                    field.is_empty() || classes.is_u64(line, start, end)
+                }
+                Some(Column::AggressorSide) => {
+                    field.is_empty() || values::parse_side(field).is_some()
+                }
+            };
+            if !valid {
+                return None;
+            }
+            start = end + 1;
+        }
+        if price_is_empty && order_type != OrderType::Market {
+            return None;
+        }
+        Some(KeySpans {
             date,
             security_code,
         })
@@ -550,6 +646,23 @@ mod tests {
                     let fast = layout.parse_key(line, &mut scratch);
                     let full = layout.parse_key_by_full_parse(line, &mut scratch);
                     assert_eq!(fast, full, "{}", String::from_utf8_lossy(line));
+                    // Extraction's path: classify, check all but the key
+                    // by masks, then the key's own checks.
+                    let classes = LineClasses::of_line(line, 0).expect("short line");
+                    if let Some(spans) = layout.check_classified(line, &classes) {
+                        let key_valid = values::parse_date(&line[spans.date.clone()]).is_some()
+                            && values::is_valid_security_code(&line[spans.security_code.clone()]);
+                        assert_eq!(key_valid, fast.is_ok(), "{}", String::from_utf8_lossy(line));
+                        if let Ok(key) = fast {
+                            assert_eq!(&line[spans.security_code], key.security_code);
+                        }
+                    } else {
+                        assert!(
+                            fast.is_err() || line.contains(&b'"'),
+                            "{}",
+                            String::from_utf8_lossy(line)
+                        );
+                    }
                     checked += 1;
                 }
             }

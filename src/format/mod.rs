@@ -7,6 +7,7 @@
 //! ([`RejectReason`]), and cutting a buffer into lines and chunks ([`lines`]).
 //! It does no I/O and allocates nothing per row.
 
+pub mod classify;
 mod fields;
 mod layout;
 pub mod lines;
@@ -14,7 +15,7 @@ mod reject;
 pub mod values;
 
 pub use fields::FieldBuf;
-pub use layout::{FileKind, Layout, OrderRow, RowKey, TradeRow, UTF8_BOM};
+pub use layout::{FileKind, KeySpans, Layout, OrderRow, RowKey, TradeRow, UTF8_BOM};
 pub use lines::{
     Lines, chunk_boundaries, chunk_boundaries_parallel, is_blank, lines, strip_terminator,
 };

@@ -1,0 +1,450 @@
+//! A short line's bytes sorted into classes, one bit mask per class:
+//! extraction's hot path.
+//!
+//! The line is read 16 bytes at a time; each block yields a 16-bit mask per
+//! class (bit `i` set when byte `i` is in the class), and the blocks' masks
+//! are joined into one `u128` per class for the whole line. Once a line is
+//! classified, checking a field is mask arithmetic over its bit range ("no
+//! non-digit in here", "exactly one dot and nothing else") instead of a loop
+//! over its bytes, and the commas that split it are the set bits of one
+//! mask. That is why the line must fit in 128 bytes; a longer line (rare:
+//! rows of the format are 40–100 bytes) takes the ordinary byte-by-byte
+//! path.
+//!
+//! On x86_64 a block is classified with SSE2 (part of the architecture, so
+//! always present): one compare and one `movemask` per class. Elsewhere the
+//! same masks come from 8-byte words; the tests check that both agree.
+
+use super::values;
+
+/// Longest line content (terminator excluded) that can be classified.
+pub const MAX_CLASSIFIED_LEN: usize = 127;
+
+/// The classes of one block of 16 bytes, bit `i` for byte `i`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct BlockMasks {
+    newlines: u16,
+    commas: u16,
+    quotes: u16,
+    non_digits: u16,
+    zeros: u16,
+    dots: u16,
+    colons: u16,
+}
+
+/// A classified line. Bit `i` of each mask describes byte `i` of the line's
+/// content (terminator excluded); bits at and past `len` are clear.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LineClasses {
+    /// Length of the content.
+    pub len: usize,
+    /// Offset of the next line from this line's start (past the
+    /// terminator, or to the end of the buffer for a last line without one).
+    pub next: usize,
+    /// `,`.
+    pub commas: u128,
+    /// `"`.
+    pub quotes: u128,
+    /// Anything but `0`–`9`.
+    pub non_digits: u128,
+    /// `0`.
+    pub zeros: u128,
+    /// `.`.
+    pub dots: u128,
+    /// `:`.
+    pub colons: u128,
+}
+
+/// All bits of `[start, end)` (`end - start` < 128, `end` ≤ 128).
+pub fn bit_range(start: usize, end: usize) -> u128 {
+    let width = end - start;
+    let ones = if width >= 128 {
+        u128::MAX
+    } else {
+        (1u128 << width) - 1
+    };
+    ones << start
+}
+
+impl LineClasses {
+    /// Classifies the line starting at `buf[start]`. `None` when its content
+    /// is longer than [`MAX_CLASSIFIED_LEN`].
+    pub fn of_line(buf: &[u8], start: usize) -> Option<LineClasses> {
+        let mut classes = LineClasses {
+            len: 0,
+            next: 0,
+            commas: 0,
+            quotes: 0,
+            non_digits: 0,
+            zeros: 0,
+            dots: 0,
+            colons: 0,
+        };
+        let remaining = buf.len() - start;
+        for block in 0..8 {
+            let at = start + 16 * block;
+            let masks = match buf.get(at..at + 16) {
+                Some(bytes) => classify_block(bytes),
+                None => {
+                    let mut padded = [0u8; 16];
+                    let tail = &buf[at.min(buf.len())..];
+                    padded[..tail.len()].copy_from_slice(tail);
+                    let mut masks = classify_block(&padded);
+                    // The padding is not part of the line: it ends here.
+                    masks.newlines |= 1 << tail.len();
+                    masks
+                }
+            };
+            let shift = 16 * block;
+            classes.commas |= u128::from(masks.commas) << shift;
+            classes.quotes |= u128::from(masks.quotes) << shift;
+            classes.non_digits |= u128::from(masks.non_digits) << shift;
+            classes.zeros |= u128::from(masks.zeros) << shift;
+            classes.dots |= u128::from(masks.dots) << shift;
+            classes.colons |= u128::from(masks.colons) << shift;
+            if masks.newlines != 0 {
+                let end = shift + masks.newlines.trailing_zeros() as usize;
+                if end > MAX_CLASSIFIED_LEN {
+                    return None;
+                }
+                classes.next = (end + 1).min(remaining);
+                let content = &buf[start..start + end];
+                classes.len = if content.last() == Some(&b'\r') {
+                    end - 1
+                } else {
+                    end
+                };
+                let keep = bit_range(0, classes.len);
+                classes.commas &= keep;
+                classes.quotes &= keep;
+                classes.non_digits &= keep;
+                classes.zeros &= keep;
+                classes.dots &= keep;
+                classes.colons &= keep;
+                return Some(classes);
+            }
+        }
+        None
+    }
+}
+
+/// Checks of one field, `line[start..end]`, by its bits. Each answers
+/// exactly what its byte-by-byte counterpart in [`values`] answers for the
+/// same field (the tests compare them).
+impl LineClasses {
+    /// [`values::is_u64`].
+    pub fn is_u64(&self, line: &[u8], start: usize, end: usize) -> bool {
+        match end - start {
+            0 => false,
+            // Nineteen digits always fit in 64 bits.
+            1..=19 => self.non_digits & bit_range(start, end) == 0,
+            _ => values::is_u64(&line[start..end]),
+        }
+    }
+
+    /// [`values::is_u64`] and not all zeros (an `order_id`).
+    pub fn is_positive_u64(&self, line: &[u8], start: usize, end: usize) -> bool {
+        self.is_u64(line, start, end) && self.nonzero_digits() & bit_range(start, end) != 0
+    }
+
+    /// [`values::decimal_is_positive`]: digits with at most one dot, at
+    /// least one digit; `Some(true)` when a digit is not zero.
+    pub fn decimal_is_positive(&self, start: usize, end: usize) -> Option<bool> {
+        let field = bit_range(start, end);
+        let non_digits = self.non_digits & field;
+        let single_dot_at_most = non_digits & non_digits.wrapping_sub(1) == 0;
+        let has_digit = field & !non_digits != 0;
+        (non_digits == self.dots & field && single_dot_at_most && has_digit)
+            .then_some(self.nonzero_digits() & field != 0)
+    }
+
+    /// [`values::is_valid_time`]: `HH:MM:SS` (at most 23:59:59) with an
+    /// optional `.` and 1–9 digits.
+    pub fn is_valid_time(&self, line: &[u8], start: usize, end: usize) -> bool {
+        let len = end - start;
+        if len != 8 && !(10..=18).contains(&len) {
+            return false;
+        }
+        let field = bit_range(start, end);
+        let colons = 1u128 << (start + 2) | 1u128 << (start + 5);
+        let dot = if len > 8 { 1u128 << (start + 8) } else { 0 };
+        if self.non_digits & field != colons | dot
+            || self.colons & field != colons
+            || self.dots & field != dot
+        {
+            return false;
+        }
+        let two_digits = |at: usize| (line[at] - b'0') * 10 + (line[at + 1] - b'0');
+        two_digits(start) <= 23 && two_digits(start + 3) <= 59 && two_digits(start + 6) <= 59
+    }
+
+    fn nonzero_digits(&self) -> u128 {
+        !(self.non_digits | self.zeros) & bit_range(0, self.len)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn classify_block(bytes: &[u8]) -> BlockMasks {
+    use std::arch::x86_64::{
+        __m128i, _mm_and_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_cmplt_epi8, _mm_loadu_si128,
+        _mm_movemask_epi8, _mm_set1_epi8,
+    };
+    assert!(bytes.len() >= 16);
+    // SAFETY: SSE2 is part of the x86_64 baseline, so every x86_64 CPU has
+    // these instructions; the assertion guarantees the 16 readable bytes the
+    // load reads, and `loadu` has no alignment requirement.
+    unsafe {
+        let block = _mm_loadu_si128(bytes.as_ptr().cast::<__m128i>());
+        let equal =
+            |byte: u8| _mm_movemask_epi8(_mm_cmpeq_epi8(block, _mm_set1_epi8(byte as i8))) as u16;
+        // Signed compares: bytes ≥ 0x80 are negative, so never digits.
+        let digits = _mm_and_si128(
+            _mm_cmpgt_epi8(block, _mm_set1_epi8((b'0' - 1) as i8)),
+            _mm_cmplt_epi8(block, _mm_set1_epi8((b'9' + 1) as i8)),
+        );
+        BlockMasks {
+            newlines: equal(b'\n'),
+            commas: equal(b','),
+            quotes: equal(b'"'),
+            non_digits: !(_mm_movemask_epi8(digits) as u16),
+            zeros: equal(b'0'),
+            dots: equal(b'.'),
+            colons: equal(b':'),
+        }
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn classify_block(bytes: &[u8]) -> BlockMasks {
+    classify_block_portable(bytes)
+}
+
+/// The same masks from two 8-byte words: each class test leaves the high
+/// bit of every matching byte set, and a multiply gathers those eight bits
+/// into one byte.
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+fn classify_block_portable(bytes: &[u8]) -> BlockMasks {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let equal = |word: u64, needle: u8| {
+        let diff = word ^ (ONES * u64::from(needle));
+        !(((diff & LOW7) + LOW7) | diff | LOW7)
+    };
+    // `t = byte ^ '0'` is below 10 exactly for a digit; adding 0x76 to its
+    // low seven bits carries into the high bit exactly when it is not.
+    let non_digit = |word: u64| {
+        let t = word ^ (ONES * u64::from(b'0'));
+        (((t & LOW7) + ONES * 0x76) | t) & HIGH
+    };
+    let gather =
+        |high_bits: u64| ((high_bits >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u16;
+    let mut masks = BlockMasks::default();
+    for (half, word) in bytes[..16].chunks_exact(8).enumerate() {
+        let mut array = [0u8; 8];
+        array.copy_from_slice(word);
+        let word = u64::from_le_bytes(array);
+        let shift = 8 * half;
+        masks.newlines |= gather(equal(word, b'\n')) << shift;
+        masks.commas |= gather(equal(word, b',')) << shift;
+        masks.quotes |= gather(equal(word, b'"')) << shift;
+        masks.non_digits |= gather(non_digit(word)) << shift;
+        masks.zeros |= gather(equal(word, b'0')) << shift;
+        masks.dots |= gather(equal(word, b'.')) << shift;
+        masks.colons |= gather(equal(word, b':')) << shift;
+    }
+    masks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reference_block(bytes: &[u8]) -> BlockMasks {
+        let mask = |test: &dyn Fn(u8) -> bool| {
+            bytes[..16]
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| test(**b))
+                .map(|(i, _)| 1u16 << i)
+                .sum::<u16>()
+        };
+        BlockMasks {
+            newlines: mask(&|b| b == b'\n'),
+            commas: mask(&|b| b == b','),
+            quotes: mask(&|b| b == b'"'),
+            non_digits: mask(&|b| !b.is_ascii_digit()),
+            zeros: mask(&|b| b == b'0'),
+            dots: mask(&|b| b == b'.'),
+            colons: mask(&|b| b == b':'),
+        }
+    }
+
+    #[test]
+    fn blocks_are_classified_exactly_by_both_methods() {
+        // Every byte value in every lane, among varied neighbours.
+        let fillers = [b'0', b'9', b',', 0x80, b'\n'];
+        for lane in 0..16 {
+            for byte in 0..=255u8 {
+                for filler in fillers {
+                    let mut block = [filler; 16];
+                    block[lane] = byte;
+                    let expected = reference_block(&block);
+                    assert_eq!(classify_block(&block), expected, "{block:?}");
+                    assert_eq!(classify_block_portable(&block), expected, "{block:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn lines_end_where_they_should() {
+        let buf = b"12,a.b:\"0\r\nxy\n\nlast";
+        let first = LineClasses::of_line(buf, 0).unwrap();
+        assert_eq!((first.len, first.next), (9, 11));
+        assert_eq!(first.commas, 1 << 2);
+        assert_eq!(first.quotes, 1 << 7);
+        assert_eq!(first.zeros, 1 << 8);
+        assert_eq!(first.dots, 1 << 4);
+        assert_eq!(first.colons, 1 << 6);
+        assert_eq!(first.non_digits, bit_range(2, 8));
+        let second = LineClasses::of_line(buf, 11).unwrap();
+        assert_eq!((second.len, second.next), (2, 3));
+        let blank = LineClasses::of_line(buf, 14).unwrap();
+        assert_eq!((blank.len, blank.next), (0, 1));
+        let last = LineClasses::of_line(buf, 15).unwrap();
+        assert_eq!((last.len, last.next), (4, 4));
+        assert_eq!(last.non_digits, bit_range(0, 4));
+    }
+
+    /// Every string over `alphabet` of length 0..=`max_len`, as a field
+    /// somewhere in a line.
+    fn for_each_field(
+        alphabet: &[u8],
+        max_len: u32,
+        mut check: impl FnMut(&[u8], &LineClasses, usize, usize),
+    ) {
+        let mut field = Vec::new();
+        for len in 0..=max_len {
+            for code in 0..alphabet.len().pow(len) {
+                field.clear();
+                let mut c = code;
+                for _ in 0..len {
+                    field.push(alphabet[c % alphabet.len()]);
+                    c /= alphabet.len();
+                }
+                for (before, after) in [(&b""[..], &b""[..]), (b"9,0.,", b",1:0.\r\n")] {
+                    let mut line = before.to_vec();
+                    line.extend_from_slice(&field);
+                    line.extend_from_slice(after);
+                    let classes = LineClasses::of_line(&line, 0).expect("short line");
+                    check(&line, &classes, before.len(), before.len() + field.len());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn integers_agree_with_the_byte_checks() {
+        for_each_field(b"0x1", 9, |line, classes, start, end| {
+            let field = &line[start..end];
+            assert_eq!(
+                classes.is_u64(line, start, end),
+                values::is_u64(field),
+                "{field:?}"
+            );
+            assert_eq!(
+                classes.is_positive_u64(line, start, end),
+                values::is_u64(field) && field.iter().any(|&b| b != b'0'),
+                "{field:?}"
+            );
+        });
+        for text in [
+            "18446744073709551615",
+            "18446744073709551616",
+            "00000000000000000001",
+            "1844674407370955161",
+        ] {
+            let line = text.as_bytes();
+            let classes = LineClasses::of_line(line, 0).unwrap();
+            assert_eq!(
+                classes.is_u64(line, 0, line.len()),
+                values::is_u64(line),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn decimals_agree_with_the_byte_checks() {
+        for_each_field(b"0.5/", 8, |line, classes, start, end| {
+            let field = &line[start..end];
+            assert_eq!(
+                classes.decimal_is_positive(start, end),
+                values::decimal_is_positive(field),
+                "{field:?}"
+            );
+        });
+    }
+
+    #[test]
+    fn times_agree_with_the_byte_checks() {
+        let mut checked = 0;
+        // Every byte of a time replaced by digits, separators and a
+        // stranger, around valid and boundary values, cut at every length.
+        for base in [
+            "09:30:00",
+            "23:59:59",
+            "24:00:00",
+            "19:60:00",
+            "00:00:60",
+            "09:30:00.1",
+            "09:30:00.123456",
+            "09:30:00.123456789",
+            "09:30:00.1234567890",
+        ] {
+            let base = base.as_bytes();
+            for at in 0..base.len() {
+                for replacement in [b'0', b'5', b'9', b':', b'.', b'a', b'/', 0xff] {
+                    let mut field = base.to_vec();
+                    field[at] = replacement;
+                    for cut in 0..=field.len() {
+                        let mut line = b"x,".to_vec();
+                        line.extend_from_slice(&field[..cut]);
+                        line.extend_from_slice(b",9");
+                        let classes = LineClasses::of_line(&line, 0).unwrap();
+                        assert_eq!(
+                            classes.is_valid_time(&line, 2, 2 + cut),
+                            values::is_valid_time(&field[..cut]),
+                            "{:?}",
+                            String::from_utf8_lossy(&field[..cut])
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 5_000);
+    }
+
+    #[test]
+    fn long_lines_are_left_to_the_byte_path() {
+        for len in 120..140 {
+            let mut buf = vec![b'7'; len];
+            buf.push(b'\n');
+            let classes = LineClasses::of_line(&buf, 0);
+            assert_eq!(classes.is_some(), len <= MAX_CLASSIFIED_LEN, "{len}");
+            if let Some(classes) = classes {
+                assert_eq!((classes.len, classes.next), (len, len + 1));
+                assert_eq!(classes.non_digits, 0);
+            }
+            // Without a terminator, at the end of the buffer.
+            buf.pop();
+            assert_eq!(
+                LineClasses::of_line(&buf, 0).map(|c| (c.len, c.next)),
+                (len <= MAX_CLASSIFIED_LEN).then_some((len, len)),
+                "{len}"
+            );
+        }
+    }
+}
