@@ -263,7 +263,8 @@ impl<'a> RowRouter<'a> {
                 continue;
             }
             let fast = classes
-                .and_then(|classes| self.layout.check_classified(content, &classes))
+                .as_ref()
+                .and_then(|classes| self.layout.check_classified(content, classes))
                 .and_then(|spans| {
                     self.groups
                         .of_raw((bytes, line_start), spans, &mut routed.groups)

@@ -56,7 +56,8 @@ pub struct LineClasses {
 }
 
 /// All bits of `[start, end)` (`end - start` < 128, `end` ≤ 128).
-pub fn bit_range(start: usize, end: usize) -> u128 {
+#[cfg(test)]
+fn bit_range(start: usize, end: usize) -> u128 {
     let width = end - start;
     let ones = if width >= 128 {
         u128::MAX
@@ -69,6 +70,7 @@ pub fn bit_range(start: usize, end: usize) -> u128 {
 impl LineClasses {
     /// Classifies the line starting at `buf[start]`. `None` when its content
     /// is longer than [`MAX_CLASSIFIED_LEN`].
+    #[inline]
     pub fn of_line(buf: &[u8], start: usize) -> Option<LineClasses> {
         let mut classes = LineClasses {
             len: 0,
@@ -114,7 +116,7 @@ impl LineClasses {
                 } else {
                     end
                 };
-                let keep = bit_range(0, classes.len);
+                let keep = (1u128 << classes.len) - 1;
                 classes.commas &= keep;
                 classes.quotes &= keep;
                 classes.non_digits &= keep;
@@ -128,62 +130,119 @@ impl LineClasses {
     }
 }
 
-/// Checks of one field, `line[start..end]`, by its bits. Each answers
-/// exactly what its byte-by-byte counterpart in [`values`] answers for the
-/// same field (the tests compare them).
+/// One field of a classified line: its bits and where it lies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FieldBits {
+    /// The bits of the field's bytes (no bit for an empty field).
+    pub mask: u128,
+    /// Where the field starts in the line.
+    pub start: usize,
+    /// Where it ends (its comma, or the end of the content).
+    pub end: usize,
+}
+
+/// The fields of a classified line, in order: see [`LineClasses::fields`].
+pub struct Fields {
+    /// The commas not yet passed, and a bit at the end of the content.
+    separators: u128,
+    /// The bits of the fields and commas already passed.
+    passed: u128,
+    start: usize,
+}
+
+impl Iterator for Fields {
+    type Item = FieldBits;
+
+    fn next(&mut self) -> Option<FieldBits> {
+        if self.separators == 0 {
+            return None;
+        }
+        // The lowest separator ends this field; the bits below it that
+        // were not passed yet are the field. No variable shift needed.
+        let separator = self.separators & self.separators.wrapping_neg();
+        let mask = (separator - 1) & !self.passed;
+        self.passed |= mask | separator;
+        self.separators ^= separator;
+        let field = FieldBits {
+            mask,
+            start: self.start,
+            end: separator.trailing_zeros() as usize,
+        };
+        self.start = field.end + 1;
+        Some(field)
+    }
+}
+
+/// Checks of one field by its bits. Each answers exactly what its
+/// byte-by-byte counterpart in [`values`] answers for the same field (the
+/// tests compare them).
 impl LineClasses {
+    /// The line's fields, split at every comma (quotes are not looked at:
+    /// a line with quotes needs [`super::FieldBuf::split`]).
+    pub fn fields(&self) -> Fields {
+        Fields {
+            separators: self.commas | 1u128 << self.len,
+            passed: 0,
+            start: 0,
+        }
+    }
+
     /// [`values::is_u64`].
-    pub fn is_u64(&self, line: &[u8], start: usize, end: usize) -> bool {
-        match end - start {
+    pub fn is_u64(&self, line: &[u8], field: FieldBits) -> bool {
+        match field.end - field.start {
             0 => false,
             // Nineteen digits always fit in 64 bits.
-            1..=19 => self.non_digits & bit_range(start, end) == 0,
-            _ => values::is_u64(&line[start..end]),
+            1..=19 => self.non_digits & field.mask == 0,
+            _ => values::is_u64(&line[field.start..field.end]),
         }
     }
 
     /// [`values::is_u64`] and not all zeros (an `order_id`).
-    pub fn is_positive_u64(&self, line: &[u8], start: usize, end: usize) -> bool {
-        self.is_u64(line, start, end) && self.nonzero_digits() & bit_range(start, end) != 0
+    pub fn is_positive_u64(&self, line: &[u8], field: FieldBits) -> bool {
+        self.is_u64(line, field) && self.nonzero_digits() & field.mask != 0
     }
 
     /// [`values::decimal_is_positive`]: digits with at most one dot, at
     /// least one digit; `Some(true)` when a digit is not zero.
-    pub fn decimal_is_positive(&self, start: usize, end: usize) -> Option<bool> {
-        let field = bit_range(start, end);
-        let non_digits = self.non_digits & field;
+    pub fn decimal_is_positive(&self, field: FieldBits) -> Option<bool> {
+        let non_digits = self.non_digits & field.mask;
         let single_dot_at_most = non_digits & non_digits.wrapping_sub(1) == 0;
-        let has_digit = field & !non_digits != 0;
-        (non_digits == self.dots & field && single_dot_at_most && has_digit)
-            .then_some(self.nonzero_digits() & field != 0)
+        let has_digit = field.mask & !non_digits != 0;
+        (non_digits == self.dots & field.mask && single_dot_at_most && has_digit)
+            .then_some(self.nonzero_digits() & field.mask != 0)
     }
 
     /// [`values::is_valid_time`]: `HH:MM:SS` (at most 23:59:59) with an
     /// optional `.` and 1–9 digits.
-    pub fn is_valid_time(&self, line: &[u8], start: usize, end: usize) -> bool {
-        let len = end - start;
+    pub fn is_valid_time(&self, line: &[u8], field: FieldBits) -> bool {
+        let len = field.end - field.start;
         if len != 8 && !(10..=18).contains(&len) {
             return false;
         }
-        let field = bit_range(start, end);
-        let colons = 1u128 << (start + 2) | 1u128 << (start + 5);
-        let dot = if len > 8 { 1u128 << (start + 8) } else { 0 };
-        if self.non_digits & field != colons | dot
-            || self.colons & field != colons
-            || self.dots & field != dot
+        let first = field.mask & field.mask.wrapping_neg();
+        let colons = first << 2 | first << 5;
+        let dot = if len > 8 { first << 8 } else { 0 };
+        if self.non_digits & field.mask != colons | dot
+            || self.colons & field.mask != colons
+            || self.dots & field.mask != dot
         {
             return false;
         }
-        let two_digits = |at: usize| (line[at] - b'0') * 10 + (line[at + 1] - b'0');
-        two_digits(start) <= 23 && two_digits(start + 3) <= 59 && two_digits(start + 6) <= 59
+        let Some(&[h1, h2, _, m1, m2, _, s1, s2]) = line[field.start..].first_chunk::<8>() else {
+            return false;
+        };
+        let two_digits = |tens: u8, units: u8| (tens - b'0') * 10 + (units - b'0');
+        two_digits(h1, h2) <= 23 && two_digits(m1, m2) <= 59 && two_digits(s1, s2) <= 59
     }
 
+    /// Bits of the digits `1`–`9`.
     fn nonzero_digits(&self) -> u128 {
-        !(self.non_digits | self.zeros) & bit_range(0, self.len)
+        !(self.non_digits | self.zeros)
     }
 }
 
 #[cfg(target_arch = "x86_64")]
+#[inline]
 fn classify_block(bytes: &[u8]) -> BlockMasks {
     use std::arch::x86_64::{
         __m128i, _mm_and_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_cmplt_epi8, _mm_loadu_si128,
@@ -317,12 +376,48 @@ mod tests {
         assert_eq!(last.non_digits, bit_range(0, 4));
     }
 
+    /// The field of `classes` that spans `start..end`, found by the
+    /// iterator (which the splitting test checks on its own).
+    fn field_bits(classes: &LineClasses, start: usize, end: usize) -> FieldBits {
+        let field = classes
+            .fields()
+            .find(|field| field.start == start)
+            .expect("a field starts there");
+        assert_eq!(field.end, end);
+        assert_eq!(field.mask, bit_range(start, end));
+        field
+    }
+
+    #[test]
+    fn fields_are_split_at_every_comma() {
+        for line in [
+            "",
+            ",",
+            "a",
+            "a,bc,,d",
+            ",x,",
+            "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17",
+        ] {
+            let classes = LineClasses::of_line(line.as_bytes(), 0).unwrap();
+            let got: Vec<(usize, usize, u128)> =
+                classes.fields().map(|f| (f.start, f.end, f.mask)).collect();
+            let mut expected = Vec::new();
+            let mut start = 0;
+            for piece in line.split(',') {
+                let end = start + piece.len();
+                expected.push((start, end, bit_range(start, end)));
+                start = end + 1;
+            }
+            assert_eq!(got, expected, "{line:?}");
+        }
+    }
+
     /// Every string over `alphabet` of length 0..=`max_len`, as a field
     /// somewhere in a line.
     fn for_each_field(
         alphabet: &[u8],
         max_len: u32,
-        mut check: impl FnMut(&[u8], &LineClasses, usize, usize),
+        mut check: impl FnMut(&[u8], &LineClasses, FieldBits),
     ) {
         let mut field = Vec::new();
         for len in 0..=max_len {
@@ -338,7 +433,8 @@ mod tests {
                     line.extend_from_slice(&field);
                     line.extend_from_slice(after);
                     let classes = LineClasses::of_line(&line, 0).expect("short line");
-                    check(&line, &classes, before.len(), before.len() + field.len());
+                    let (start, end) = (before.len(), before.len() + field.len());
+                    check(&line, &classes, field_bits(&classes, start, end));
                 }
             }
         }
@@ -346,15 +442,15 @@ mod tests {
 
     #[test]
     fn integers_agree_with_the_byte_checks() {
-        for_each_field(b"0x1", 9, |line, classes, start, end| {
-            let field = &line[start..end];
+        for_each_field(b"0x1", 9, |line, classes, bits| {
+            let field = &line[bits.start..bits.end];
             assert_eq!(
-                classes.is_u64(line, start, end),
+                classes.is_u64(line, bits),
                 values::is_u64(field),
                 "{field:?}"
             );
             assert_eq!(
-                classes.is_positive_u64(line, start, end),
+                classes.is_positive_u64(line, bits),
                 values::is_u64(field) && field.iter().any(|&b| b != b'0'),
                 "{field:?}"
             );
@@ -368,7 +464,7 @@ mod tests {
             let line = text.as_bytes();
             let classes = LineClasses::of_line(line, 0).unwrap();
             assert_eq!(
-                classes.is_u64(line, 0, line.len()),
+                classes.is_u64(line, field_bits(&classes, 0, line.len())),
                 values::is_u64(line),
                 "{text}"
             );
@@ -377,10 +473,10 @@ mod tests {
 
     #[test]
     fn decimals_agree_with_the_byte_checks() {
-        for_each_field(b"0.5/", 8, |line, classes, start, end| {
-            let field = &line[start..end];
+        for_each_field(b"0.5/", 8, |line, classes, bits| {
+            let field = &line[bits.start..bits.end];
             assert_eq!(
-                classes.decimal_is_positive(start, end),
+                classes.decimal_is_positive(bits),
                 values::decimal_is_positive(field),
                 "{field:?}"
             );
@@ -414,7 +510,7 @@ mod tests {
                         line.extend_from_slice(b",9");
                         let classes = LineClasses::of_line(&line, 0).unwrap();
                         assert_eq!(
-                            classes.is_valid_time(&line, 2, 2 + cut),
+                            classes.is_valid_time(&line, field_bits(&classes, 2, 2 + cut)),
                             values::is_valid_time(&field[..cut]),
                             "{:?}",
                             String::from_utf8_lossy(&field[..cut])

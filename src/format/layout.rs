@@ -333,45 +333,35 @@ impl Layout {
         let mut security_code = 0..0;
         let mut price_is_empty = false;
         let mut order_type = OrderType::Limit;
-        let mut commas = classes.commas;
-        let mut start = 0;
-        let last = self.roles.len() - 1;
-        for (index, role) in self.roles.iter().enumerate() {
-            // The field count is right when the last field takes the last
-            // comma's remainder and no comma is left for another.
-            let end = match (index == last, commas) {
-                (true, 0) => classes.len,
-                (false, 0) | (true, _) => return None,
-                (false, _) => {
-                    let at = commas.trailing_zeros() as usize;
-                    commas &= commas - 1;
-                    at
-                }
-            };
-            let field = &line[start..end];
+        let mut fields = classes.fields();
+        for role in &self.roles {
+            // A line with too few fields runs out here, one with too many
+            // has fields left after the loop.
+            let field = fields.next()?;
+            let text = &line[field.start..field.end];
             let valid = match *role {
                 None => true,
                 Some(Column::Date) => {
-                    date = start..end;
+                    date = field.start..field.end;
                     true
                 }
                 Some(Column::SecurityCode) => {
-                    security_code = start..end;
+                    security_code = field.start..field.end;
                     true
                 }
-                Some(Column::OrderId) => classes.is_positive_u64(line, start, end),
-                Some(Column::TradeId) => classes.is_u64(line, start, end),
-                Some(Column::Time) => classes.is_valid_time(line, start, end),
-                Some(Column::Side) => values::parse_side(field).is_some(),
-                Some(Column::OrderPrice) if field.is_empty() => {
+                Some(Column::OrderId) => classes.is_positive_u64(line, field),
+                Some(Column::TradeId) => classes.is_u64(line, field),
+                Some(Column::Time) => classes.is_valid_time(line, field),
+                Some(Column::Side) => values::parse_side(text).is_some(),
+                Some(Column::OrderPrice) if text.is_empty() => {
                     price_is_empty = true;
                     true
                 }
-                Some(Column::OrderPrice) => classes.decimal_is_positive(start, end).is_some(),
+                Some(Column::OrderPrice) => classes.decimal_is_positive(field).is_some(),
                 Some(Column::TradePrice | Column::Quantity) => {
-                    classes.decimal_is_positive(start, end) == Some(true)
+                    classes.decimal_is_positive(field) == Some(true)
                 }
-                Some(Column::OrderType) => match values::parse_order_type(field) {
+                Some(Column::OrderType) => match values::parse_order_type(text) {
                     Some(parsed) => {
                         order_type = parsed;
                         true
@@ -379,16 +369,18 @@ impl Layout {
                     None => false,
                 },
                 Some(Column::BuyOrderId | Column::SellOrderId) => {
-                    field.is_empty() || classes.is_u64(line, start, end)
+                    text.is_empty() || classes.is_u64(line, field)
                 }
                 Some(Column::AggressorSide) => {
-                    field.is_empty() || values::parse_side(field).is_some()
+                    text.is_empty() || values::parse_side(text).is_some()
                 }
             };
             if !valid {
                 return None;
             }
-            start = end + 1;
+        }
+        if fields.next().is_some() {
+            return None;
         }
         if price_is_empty && order_type != OrderType::Market {
             return None;
