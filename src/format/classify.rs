@@ -131,7 +131,7 @@ impl LineClasses {
 }
 
 /// One field of a classified line: its bits and where it lies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FieldBits {
     /// The bits of the field's bytes (no bit for an empty field).
     pub mask: u128,
