@@ -7,8 +7,11 @@
 //!   small reorder buffer until their turn ([`SequenceReorder`]); the
 //!   workers' input queue is bounded, so that buffer is too.
 //! - **Memory**: rows wait in a per-partition buffer, flushed when it reaches
-//!   [`PARTITION_FLUSH_BYTES`] or when all buffers together pass the budget;
-//!   a flushed buffer gives its memory back.
+//!   its share of the budget (the budget over the partitions seen so far,
+//!   at most [`PARTITION_FLUSH_BYTES`]) or when all buffers together pass
+//!   the budget; a buffer is allocated at that size when it starts filling
+//!   (growing it by doubling copied every byte once more) and gives its
+//!   memory back when flushed.
 //! - **Open files**: at most `max_open` partition files are open; the least
 //!   recently used is closed to make room, and a partition reopened later is
 //!   opened in append mode, never truncated. Files are created fresh in a
@@ -25,7 +28,8 @@ use crate::partition::PartitionKey;
 
 use super::route::{PartitionRows, RoutedChunk};
 
-/// A partition's buffer is written out once it holds this much.
+/// A partition's buffer is written out once it holds this much (or less:
+/// its share of the budget).
 pub const PARTITION_FLUSH_BYTES: usize = 128 << 10;
 
 /// Default bound on the bytes waiting in all partition buffers together.
@@ -165,19 +169,23 @@ impl PartitionWriters {
                 id
             }
         };
+        let flush_at = (self.budget / self.states.len()).clamp(16 << 10, PARTITION_FLUSH_BYTES);
         let state = &mut self.states[id];
         state.rows += rows.rows;
         if state.pending.is_empty()
             && let Some(run) = rows.as_one_slice(chunk)
-            && run.len() >= PARTITION_FLUSH_BYTES
+            && run.len() >= flush_at
         {
             // Large enough to write as it is: skip the copy.
             return self.write_out(id, run);
         }
+        if state.pending.capacity() == 0 {
+            state.pending.reserve_exact(flush_at);
+        }
         let before = state.pending.len();
         rows.append_to(chunk, &mut state.pending);
         self.pending_total += state.pending.len() - before;
-        if state.pending.len() >= PARTITION_FLUSH_BYTES {
+        if state.pending.len() >= flush_at {
             self.flush_partition(id)?;
         }
         if self.pending_total > self.budget {
