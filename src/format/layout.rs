@@ -476,7 +476,7 @@ impl Layout {
                     && (!self.has_optional || aggressor())
             }
         };
-        valid.then(|| KeySpans {
+        valid.then_some(KeySpans {
             date: columns.date.start..columns.date.end,
             security_code: columns.code.start..columns.code.end,
         })
