@@ -264,7 +264,10 @@ impl<'a> RowRouter<'a> {
             }
             let fast = classes
                 .as_ref()
-                .and_then(|classes| self.layout.check_classified(content, classes))
+                .and_then(|classes| match classes.narrow::<u64>() {
+                    Some(short) => self.layout.check_classified(content, &short),
+                    None => self.layout.check_classified(content, classes),
+                })
                 .and_then(|spans| {
                     self.groups
                         .of_raw((bytes, line_start), spans, &mut routed.groups)

@@ -10,7 +10,7 @@
 use std::ops::Range;
 use std::path::Path;
 
-use super::classify::{FieldBits, LineClasses};
+use super::classify::{FieldBits, LineClasses, Mask};
 use super::fields::FieldBuf;
 use super::reject::{Column, RejectReason};
 use super::values::{self, Date, OrderType, Side};
@@ -170,19 +170,19 @@ fn is_side(field: &[u8]) -> bool {
 
 /// Where each column's field is, for [`Layout::check_classified`]; a
 /// column the file does not have is an empty field nobody reads.
-struct ColumnFields {
-    date: FieldBits,
-    code: FieldBits,
+struct ColumnFields<M> {
+    date: FieldBits<M>,
+    code: FieldBits<M>,
     /// `order_id` or `trade_id`.
-    id: FieldBits,
-    time: FieldBits,
-    side: FieldBits,
-    price: FieldBits,
-    quantity: FieldBits,
-    order_type: FieldBits,
-    buy: FieldBits,
-    sell: FieldBits,
-    aggressor: FieldBits,
+    id: FieldBits<M>,
+    time: FieldBits<M>,
+    side: FieldBits<M>,
+    price: FieldBits<M>,
+    quantity: FieldBits<M>,
+    order_type: FieldBits<M>,
+    buy: FieldBits<M>,
+    sell: FieldBits<M>,
+    aggressor: FieldBits<M>,
 }
 
 /// Slots of [`Layout::check_classified`]: one per [`Column`], one for all
@@ -374,8 +374,12 @@ impl Layout {
     /// full check gives the reason, in header order) or has a quote. A row
     /// this accepts, and whose date and code then pass their own checks, is
     /// exactly a row `parse_key` accepts.
-    pub fn check_classified(&self, line: &[u8], classes: &LineClasses) -> Option<KeySpans> {
-        if classes.quotes != 0 {
+    pub fn check_classified<M: Mask>(
+        &self,
+        line: &[u8],
+        classes: &LineClasses<M>,
+    ) -> Option<KeySpans> {
+        if classes.quotes != M::default() {
             return None;
         }
         // The columns are checked in a fixed order, not field by field: a
@@ -389,10 +393,10 @@ impl Layout {
             let mut next = || fields.next();
             let (date, code, id, time) = (next()?, next()?, next()?, next()?);
             let (f4, f5, f6) = (next()?, next()?, next()?);
-            let none = FieldBits::default();
+            let none = FieldBits::<M>::default();
             let f7 = if self.roles.len() > 7 { next()? } else { none };
             let f8 = if self.roles.len() > 8 { next()? } else { none };
-            let in_order = |[side, price, quantity, order_type, buy, sell, aggressor]: [FieldBits;
+            let in_order = |[side, price, quantity, order_type, buy, sell, aggressor]: [FieldBits<M>;
                                 7]| {
                 ColumnFields {
                     date,
@@ -414,7 +418,7 @@ impl Layout {
             }
         } else {
             // Any other header: each field to its column's slot first.
-            let mut slots = [FieldBits::default(); SLOTS];
+            let mut slots = [FieldBits::<M>::default(); SLOTS];
             for &slot in &self.slots {
                 slots[usize::from(slot)] = fields.next()?;
             }
@@ -440,7 +444,7 @@ impl Layout {
         if fields.next().is_some() {
             return None;
         }
-        let text = |field: FieldBits| &line[field.start..field.end];
+        let text = |field: FieldBits<M>| &line[field.start..field.end];
         let valid = match self.kind {
             FileKind::Orders => {
                 let order_type = if self.has_optional {
@@ -462,7 +466,7 @@ impl Layout {
             }
             FileKind::Trades => {
                 let order_id =
-                    |field: FieldBits| field.start == field.end || classes.is_u64(line, field);
+                    |field: FieldBits<M>| field.start == field.end || classes.is_u64(line, field);
                 let aggressor = || {
                     let side = text(columns.aggressor);
                     side.is_empty() || is_side(side)
@@ -760,7 +764,11 @@ mod tests {
                     // Extraction's path: classify, check all but the key
                     // by masks, then the key's own checks.
                     let classes = LineClasses::of_line(line, 0).expect("short line");
-                    if let Some(spans) = layout.check_classified(line, &classes) {
+                    let by_masks = layout.check_classified(line, &classes);
+                    if let Some(short) = classes.narrow::<u64>() {
+                        assert_eq!(layout.check_classified(line, &short), by_masks);
+                    }
+                    if let Some(spans) = by_masks {
                         let key_valid = values::parse_date(&line[spans.date.clone()]).is_some()
                             && values::is_valid_security_code(&line[spans.security_code.clone()]);
                         assert_eq!(key_valid, fast.is_ok(), "{}", String::from_utf8_lossy(line));
