@@ -56,6 +56,16 @@ impl PartitionRows {
         }
     }
 
+    /// How many bytes [`PartitionRows::append_to`] appends.
+    pub fn byte_len(&self, chunk: &[u8]) -> usize {
+        let bytes: usize = self.ranges.iter().map(Range::len).sum();
+        let last_terminated = self
+            .ranges
+            .last()
+            .is_none_or(|last| chunk[last.clone()].last() == Some(&b'\n'));
+        bytes + usize::from(!last_terminated)
+    }
+
     /// The rows as one slice of the chunk, when they are one run of whole
     /// lines: the writer can then write them without copying.
     pub fn as_one_slice<'c>(&self, chunk: &'c [u8]) -> Option<&'c [u8]> {

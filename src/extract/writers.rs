@@ -179,8 +179,15 @@ impl PartitionWriters {
             // Large enough to write as it is: skip the copy.
             return self.write_out(id, run);
         }
+        // Rows that would overflow the buffer go after a flush, not into a
+        // reallocation that copies everything once more.
+        let incoming = rows.byte_len(chunk);
+        if !state.pending.is_empty() && state.pending.len() + incoming > state.pending.capacity() {
+            self.flush_partition(id)?;
+        }
+        let state = &mut self.states[id];
         if state.pending.capacity() == 0 {
-            state.pending.reserve_exact(flush_at);
+            state.pending.reserve_exact(flush_at.max(incoming));
         }
         let before = state.pending.len();
         rows.append_to(chunk, &mut state.pending);

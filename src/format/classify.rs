@@ -141,61 +141,91 @@ impl LineClasses {
     /// is longer than [`MAX_CLASSIFIED_LEN`].
     #[inline]
     pub fn of_line(buf: &[u8], start: usize) -> Option<LineClasses> {
-        let mut classes = LineClasses {
-            len: 0,
-            next: 0,
-            commas: 0,
-            quotes: 0,
-            non_digits: 0,
-            zeros: 0,
-            dots: 0,
-            colons: 0,
-        };
-        let remaining = buf.len() - start;
-        for block in 0..8 {
-            let at = start + 16 * block;
-            let masks = match buf.get(at..at + 16) {
-                Some(bytes) => classify_block(bytes),
-                None => {
-                    let mut padded = [0u8; 16];
-                    let tail = &buf[at.min(buf.len())..];
-                    padded[..tail.len()].copy_from_slice(tail);
-                    let mut masks = classify_block(&padded);
-                    // The padding is not part of the line: it ends here.
-                    masks.newlines |= 1 << tail.len();
-                    masks
-                }
-            };
-            let shift = 16 * block;
-            classes.commas |= u128::from(masks.commas) << shift;
-            classes.quotes |= u128::from(masks.quotes) << shift;
-            classes.non_digits |= u128::from(masks.non_digits) << shift;
-            classes.zeros |= u128::from(masks.zeros) << shift;
-            classes.dots |= u128::from(masks.dots) << shift;
-            classes.colons |= u128::from(masks.colons) << shift;
+        // Blocks 0–3 fill the low 64 bits, 4–7 the high ones; most lines
+        // end in the first loop, with everything in one register per class.
+        let mut low = Half::default();
+        for block in 0..4 {
+            let masks = block_at(buf, start + 16 * block);
+            low.add(&masks, 16 * block);
             if masks.newlines != 0 {
-                let end = shift + masks.newlines.trailing_zeros() as usize;
-                if end > MAX_CLASSIFIED_LEN {
-                    return None;
-                }
-                classes.next = (end + 1).min(remaining);
-                let content = &buf[start..start + end];
-                classes.len = if content.last() == Some(&b'\r') {
-                    end - 1
-                } else {
-                    end
-                };
-                let keep = (1u128 << classes.len) - 1;
-                classes.commas &= keep;
-                classes.quotes &= keep;
-                classes.non_digits &= keep;
-                classes.zeros &= keep;
-                classes.dots &= keep;
-                classes.colons &= keep;
-                return Some(classes);
+                let end = 16 * block + masks.newlines.trailing_zeros() as usize;
+                return Some(LineClasses::finish(buf, start, end, low, Half::default()));
+            }
+        }
+        let mut high = Half::default();
+        for block in 4..8 {
+            let masks = block_at(buf, start + 16 * block);
+            high.add(&masks, 16 * (block - 4));
+            if masks.newlines != 0 {
+                let end = 16 * block + masks.newlines.trailing_zeros() as usize;
+                return (end <= MAX_CLASSIFIED_LEN)
+                    .then(|| LineClasses::finish(buf, start, end, low, high));
             }
         }
         None
+    }
+
+    /// The classes of the line at `buf[start..]` whose newline (or end)
+    /// is at `start + end`.
+    fn finish(buf: &[u8], start: usize, end: usize, low: Half, high: Half) -> LineClasses {
+        let len = if end > 0 && buf[start + end - 1] == b'\r' {
+            end - 1
+        } else {
+            end
+        };
+        let keep = (1u128 << len) - 1;
+        let join = |low: u64, high: u64| (u128::from(high) << 64 | u128::from(low)) & keep;
+        LineClasses {
+            len,
+            next: (end + 1).min(buf.len() - start),
+            commas: join(low.commas, high.commas),
+            quotes: join(low.quotes, high.quotes),
+            non_digits: join(low.non_digits, high.non_digits),
+            zeros: join(low.zeros, high.zeros),
+            dots: join(low.dots, high.dots),
+            colons: join(low.colons, high.colons),
+        }
+    }
+}
+
+/// The classes of 64 bytes of a line, filled one block at a time.
+#[derive(Clone, Copy, Default)]
+struct Half {
+    commas: u64,
+    quotes: u64,
+    non_digits: u64,
+    zeros: u64,
+    dots: u64,
+    colons: u64,
+}
+
+impl Half {
+    #[inline]
+    fn add(&mut self, masks: &BlockMasks, shift: usize) {
+        self.commas |= u64::from(masks.commas) << shift;
+        self.quotes |= u64::from(masks.quotes) << shift;
+        self.non_digits |= u64::from(masks.non_digits) << shift;
+        self.zeros |= u64::from(masks.zeros) << shift;
+        self.dots |= u64::from(masks.dots) << shift;
+        self.colons |= u64::from(masks.colons) << shift;
+    }
+}
+
+/// The masks of the 16 bytes at `buf[at..]`. Past the buffer's end the
+/// block is padded, and a newline marks where the buffer (so the line)
+/// ends.
+#[inline]
+fn block_at(buf: &[u8], at: usize) -> BlockMasks {
+    match buf.get(at..at + 16) {
+        Some(bytes) => classify_block(bytes),
+        None => {
+            let mut padded = [0u8; 16];
+            let tail = &buf[at.min(buf.len())..];
+            padded[..tail.len()].copy_from_slice(tail);
+            let mut masks = classify_block(&padded);
+            masks.newlines |= 1 << tail.len();
+            masks
+        }
     }
 }
 
