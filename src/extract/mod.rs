@@ -5,9 +5,17 @@
 //! The pipeline for one file is three stages joined by bounded channels:
 //!
 //! ```text
-//! source (this thread)      workers (pinned)          writer (one thread)
+//! source (this thread)      workers (pinned)          writer shards (one thread each)
 //! mmap window → chunks ──▶ validate + group rows ──▶ reorder by seq → partition files
 //! ```
+//!
+//! Writing is split into shards by partition ([`writers::shard_of`]): every
+//! shard sees every routed chunk, in sequence order, and writes only the
+//! partitions it owns. Copying rows into partition buffers and the kernel's
+//! write path cost about as much CPU as validating them, so a single writer
+//! thread was the pipeline's bottleneck; with one shard per worker both
+//! cores stay busy. Since each partition has one writer that applies chunks
+//! in order, the files do not depend on the number of shards.
 //!
 //! Everything is written into a staging folder (`.extract.partial/`) that
 //! becomes `partitions/` and `rejected/` only after both files are done and,
@@ -43,6 +51,10 @@ pub use writers::{DEFAULT_BUFFER_BUDGET, PARTITION_FLUSH_BYTES, SequenceReorder}
 
 /// Name of the staging folder inside the output folder.
 pub const STAGING_DIR: &str = ".extract.partial";
+
+/// At most this many writer threads per input file: past a few, the kernel's
+/// write path, not the writers' copying, is what limits.
+const MAX_WRITER_SHARDS: usize = 4;
 
 /// How to extract. Build it with [`ExtractConfig::new`] and adjust fields.
 #[derive(Clone, Debug)]
@@ -301,21 +313,20 @@ fn extract_file(
         progress.advance(input.header_bytes_in_file);
     }
     let file_name = kind.partition_file_name();
-    let mut writers = writers::PartitionWriters::new(
-        partitions_root.to_path_buf(),
-        file_name,
-        input.header_line.clone(),
-        config.max_open_files.unwrap_or_else(default_max_open_files),
-        config.buffer_budget,
-    );
-    let mut rejected = writers::RejectedWriter::create(
+    let workers = config.workers.max(1);
+    let max_open = config
+        .max_open_files
+        .unwrap_or_else(default_max_open_files)
+        .max(1);
+    // One writer shard per worker, but never fewer than one open file each.
+    let shards = workers.min(MAX_WRITER_SHARDS).min(max_open);
+    let mut rejected = Some(writers::RejectedWriter::create(
         rejected_root.join(format!("{}_rejected.csv", kind.name())),
-    )?;
+    )?);
     let chunk_target = config
         .chunk_rows
         .max(1)
         .saturating_mul(input.average_line_len);
-    let workers = config.workers.max(1);
     let cores = if config.pin_threads {
         core_affinity::get_core_ids().unwrap_or_default()
     } else {
@@ -323,7 +334,9 @@ fn extract_file(
     };
 
     let (chunk_tx, chunk_rx) = bounded::<Chunk>(workers * 2);
-    let (routed_tx, routed_rx) = bounded::<(Chunk, RoutedChunk)>(workers * 2);
+    let (shard_txs, shard_rxs): (Vec<_>, Vec<_>) = (0..shards)
+        .map(|_| bounded::<Arc<(Chunk, RoutedChunk)>>(workers * 2))
+        .unzip();
     let strict_path = config.strict.then_some(path.as_path());
     let progress = config.progress.clone();
 
@@ -331,7 +344,7 @@ fn extract_file(
     let outcome = std::thread::scope(|scope| -> Result<WriterTotals> {
         for worker in 0..workers {
             let chunk_rx = chunk_rx.clone();
-            let routed_tx = routed_tx.clone();
+            let shard_txs = shard_txs.clone();
             let core = (!cores.is_empty()).then(|| cores[worker % cores.len()]);
             scope.spawn(move || {
                 if let Some(core) = core {
@@ -341,58 +354,93 @@ fn extract_file(
                 let mut router = RowRouter::new(layout);
                 for chunk in chunk_rx {
                     let routed = router.route(&chunk);
-                    // The chunk goes along: the writer copies the rows
-                    // from it, and its window is released after that.
-                    if routed_tx.send((chunk, routed)).is_err() {
-                        break;
+                    // The chunk goes along: the writers copy the rows
+                    // from it, and its window is released after the last.
+                    let routed = Arc::new((chunk, routed));
+                    for shard_tx in &shard_txs {
+                        if shard_tx.send(Arc::clone(&routed)).is_err() {
+                            return;
+                        }
                     }
                 }
             });
         }
         drop(chunk_rx);
-        drop(routed_tx);
+        drop(shard_txs);
 
-        let writer = scope.spawn(move || -> Result<WriterTotals> {
-            let mut totals = WriterTotals::default();
-            let mut reorder = SequenceReorder::default();
-            let mut line_base = 2; // the header is line 1
-            for (chunk, routed) in routed_rx {
-                let seq = routed.seq;
-                for (chunk, routed) in reorder.accept(seq, (chunk, routed)) {
-                    let (chunk_lines, chunk_bytes) = (routed.lines, routed.input_bytes);
-                    totals.rows += writers::apply_chunk(
-                        routed,
-                        chunk.bytes(),
-                        line_base,
-                        &mut writers,
-                        &mut rejected,
-                        strict_path,
-                    )?;
-                    line_base += chunk_lines;
-                    totals.lines += chunk_lines;
-                    totals.bytes += chunk_bytes;
-                    if let Some(progress) = &progress {
-                        progress.advance(chunk_bytes);
+        // Every shard sees every chunk, in sequence order, and writes the
+        // partitions it owns; shard 0 also writes the rejected lines and
+        // counts lines and bytes.
+        let shard_threads: Vec<_> = shard_rxs
+            .into_iter()
+            .enumerate()
+            .map(|(shard, routed_rx)| {
+                let mut rejected = if shard == 0 { rejected.take() } else { None };
+                let mut writers = writers::PartitionWriters::new(
+                    partitions_root.to_path_buf(),
+                    file_name,
+                    input.header_line.clone(),
+                    (max_open / shards).max(1),
+                    config.buffer_budget / shards,
+                );
+                let progress = progress.clone();
+                scope.spawn(move || -> Result<WriterTotals> {
+                    let mut totals = WriterTotals::default();
+                    let mut reorder = SequenceReorder::default();
+                    let mut line_base = 2; // the header is line 1
+                    for item in routed_rx {
+                        for item in reorder.accept(item.1.seq, item) {
+                            let (chunk, routed) = &*item;
+                            if let Some(rejected) = &mut rejected {
+                                writers::apply_rejected(routed, line_base, rejected, strict_path)?;
+                                line_base += routed.lines;
+                                totals.lines += routed.lines;
+                                totals.bytes += routed.input_bytes;
+                                if let Some(progress) = &progress {
+                                    progress.advance(routed.input_bytes);
+                                }
+                            }
+                            totals.rows += writers::apply_groups(
+                                routed,
+                                chunk.bytes(),
+                                (shard, shards),
+                                &mut writers,
+                            )?;
+                        }
                     }
-                }
-            }
-            debug_assert!(reorder.is_drained());
-            totals.rejected = rejected.finish()?;
-            totals.partitions = writers.finish()?;
-            Ok(totals)
-        });
+                    debug_assert!(reorder.is_drained());
+                    if let Some(rejected) = rejected {
+                        totals.rejected = rejected.finish()?;
+                    }
+                    totals.partitions = writers.finish()?;
+                    Ok(totals)
+                })
+            })
+            .collect();
 
-        // The source runs on this thread; it stops early when the writer
+        // The source runs on this thread; it stops early when a writer
         // has failed, because the channels close behind it.
         let source_result = input.for_each_chunk(chunk_target, config.window_bytes, |chunk| {
             chunk_tx.send(chunk).is_ok()
         });
         drop(chunk_tx);
-        let writer_result = writer
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let mut totals = WriterTotals::default();
+        let mut first_error = None;
+        for shard in shard_threads {
+            match shard
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            {
+                Ok(shard_totals) => totals.add(shard_totals),
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
         // A writer error explains why the source stopped; report it first.
-        let totals = writer_result?;
+        if let Some(error) = first_error {
+            return Err(error);
+        }
         source_result?;
         Ok(totals)
     });
@@ -420,6 +468,17 @@ struct WriterTotals {
     bytes: u64,
     rejected: u64,
     partitions: Vec<(PartitionKey, u64)>,
+}
+
+impl WriterTotals {
+    /// Adds one writer shard's totals.
+    fn add(&mut self, shard: WriterTotals) {
+        self.lines += shard.lines;
+        self.rows += shard.rows;
+        self.bytes += shard.bytes;
+        self.rejected += shard.rejected;
+        self.partitions.extend(shard.partitions);
+    }
 }
 
 /// Open-file cap: half of what `RLIMIT_NOFILE` leaves after a margin for

@@ -326,30 +326,53 @@ fn write_csv_field(out: &mut Vec<u8>, field: &[u8]) {
     out.push(b'"');
 }
 
-/// Applies a routed chunk (already in sequence order) to the writers;
-/// `chunk` is the input the routing indexes into. Returns the number of
-/// rows routed to partitions.
-pub fn apply_chunk(
-    routed: RoutedChunk,
-    chunk: &[u8],
+/// Writes a routed chunk's rejected lines (the chunk is already in sequence
+/// order; its first line is file line `line_base`), or, with `strict_path`,
+/// turns the first of them into the error that stops the run.
+pub fn apply_rejected(
+    routed: &RoutedChunk,
     line_base: u64,
-    writers: &mut PartitionWriters,
     rejected: &mut RejectedWriter,
     strict_path: Option<&Path>,
-) -> Result<u64> {
-    for line in routed.rejected {
+) -> Result<()> {
+    for line in &routed.rejected {
         let line_number = line_base + line.line_in_chunk;
         if let Some(path) = strict_path {
             return Err(Error::bad_row(path, line_number, line.reason));
         }
         rejected.write(line_number, line.reason, &line.raw)?;
     }
+    Ok(())
+}
+
+/// Appends the rows of a routed chunk (already in sequence order) that
+/// belong to `shard` of `shards` to the writers; `chunk` is the input the
+/// routing indexes into. Returns the number of rows appended.
+pub fn apply_groups(
+    routed: &RoutedChunk,
+    chunk: &[u8],
+    (shard, shards): (usize, usize),
+    writers: &mut PartitionWriters,
+) -> Result<u64> {
     let mut rows = 0;
     for group in &routed.groups {
-        rows += group.rows;
-        writers.append(group, chunk)?;
+        if shard_of(&group.key, shards) == shard {
+            rows += group.rows;
+            writers.append(group, chunk)?;
+        }
     }
     Ok(rows)
+}
+
+/// The writer shard that owns a partition. Any fixed function of the key
+/// gives the same files: all of a partition's rows go through one shard,
+/// which applies chunks in sequence order. A hash spreads the partitions
+/// evenly.
+pub fn shard_of(key: &PartitionKey, shards: usize) -> usize {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    let hash = BuildHasherDefault::<rustc_hash::FxHasher>::default().hash_one(key);
+    // The high bits of an Fx hash are the well-mixed ones.
+    ((hash >> 32) as usize) % shards.max(1)
 }
 
 #[cfg(test)]
