@@ -382,7 +382,8 @@ fn extract_file(
                     input.header_line.clone(),
                     (max_open / shards).max(1),
                     config.buffer_budget / shards,
-                );
+                )
+                .with_early_writeback(config.fsync);
                 let progress = progress.clone();
                 scope.spawn(move || -> Result<WriterTotals> {
                     let mut totals = WriterTotals::default();
