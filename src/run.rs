@@ -9,11 +9,16 @@
 //!    only when complete (and synced); only then is "extraction finished"
 //!    appended to the log. A resume that finds it missing extracts again
 //!    from scratch.
-//! 3. Each partition's stats files are written, synced and renamed by the
-//!    analysis before its `completed` record is appended, so a completed
-//!    record never points at missing files; a `running` record left by a
-//!    crash becomes pending on resume, and the analysis overwrites whatever
-//!    the interrupted attempt left.
+//! 3. Each partition's stats files are written under temporary names and
+//!    renamed by the analysis; the run then makes them durable and only
+//!    then appends the partition's `completed` record, so a completed
+//!    record never points at missing files. Durability is a group commit:
+//!    one `syncfs` for a batch of completed partitions
+//!    ([`STATS_SYNC_GROUP`], or [`STATS_SYNC_DELAY`] after the oldest),
+//!    where syncing each file and folder took eight `fsync`s (eight journal
+//!    commits) per partition. A `running` record left by a crash becomes
+//!    pending on resume, and the analysis overwrites whatever the
+//!    interrupted attempt left.
 //! 4. The JSON snapshot is a compaction of the log, rewritten atomically.
 
 use std::path::{Path, PathBuf};
@@ -27,7 +32,7 @@ use crate::engine::{PoolEvent, Task, run_pool};
 use crate::error::{Error, Result};
 use crate::extract::{ExtractConfig, ExtractSummary, extract};
 use crate::format::FileKind;
-use crate::partition::PartitionKey;
+use crate::partition::{PARTITIONS_DIR, PartitionFigures, PartitionKey};
 use crate::progress::Progress;
 use crate::registry::{ExtractionCounts, PartitionStatus, Registry, RegistryOptions, RunInputs};
 
@@ -36,6 +41,13 @@ pub const DEFAULT_MAX_RETRIES: u32 = 3;
 
 /// How often the JSON snapshot is refreshed while processing.
 const COMPACT_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Completed partitions made durable by one file-system sync.
+pub const STATS_SYNC_GROUP: usize = 64;
+
+/// A completed partition waits at most about this long for its group's
+/// sync (checked as events arrive).
+pub const STATS_SYNC_DELAY: Duration = Duration::from_secs(1);
 
 /// Options of the processing phase.
 #[derive(Clone, Debug)]
@@ -299,10 +311,13 @@ pub fn process_recorded(registry: &mut Registry, config: &ProcessConfig) -> Resu
     }
     let options = AnalysisOptions {
         sweep_min_levels: config.sweep_min_levels,
-        fsync: config.fsync,
+        // The run syncs completed partitions in groups (see the module
+        // documentation), not file by file.
+        fsync: false,
     };
     let mut histogram = Histogram::<u64>::new(3).map_err(|e| Error::usage(e.to_string()))?;
     let mut last_compaction = Instant::now();
+    let mut unsynced = CompletedGroup::new(&config.output, config.fsync);
     let output = config.output.clone();
     let pool = run_pool(
         tasks,
@@ -320,7 +335,10 @@ pub fn process_recorded(registry: &mut Registry, config: &ProcessConfig) -> Resu
                     duration,
                 } => {
                     let _ = histogram.record(duration.as_micros().max(1) as u64);
-                    registry.mark_completed(&key.0, output, duration.as_secs_f64())?;
+                    unsynced.push(key.0, output, duration.as_secs_f64());
+                    if unsynced.is_due() {
+                        unsynced.commit(registry)?;
+                    }
                     if let Some(progress) = &config.progress {
                         progress.advance(1);
                     }
@@ -345,6 +363,9 @@ pub fn process_recorded(registry: &mut Registry, config: &ProcessConfig) -> Resu
             Ok(())
         },
     );
+    // Completions still waiting for their sync are recorded only when the
+    // pool ended cleanly: after a failed sync nothing more is recorded.
+    let pool = pool.and_then(|summary| unsynced.commit(registry).map(|()| summary));
     // Whatever happened, leave the log synced and the snapshot current; a
     // pool error (a failed fsync) wins over a later one.
     let finish = registry.sync().and_then(|()| registry.compact());
@@ -377,6 +398,58 @@ pub fn process_recorded(registry: &mut Registry, config: &ProcessConfig) -> Resu
             })
             .collect(),
     })
+}
+
+/// Partitions whose stats files are written but not yet known to be on
+/// disk, waiting for one sync before their `completed` records.
+struct CompletedGroup<'a> {
+    output: &'a Path,
+    fsync: bool,
+    waiting: Vec<(String, PartitionFigures, f64)>,
+    oldest: Option<Instant>,
+}
+
+impl<'a> CompletedGroup<'a> {
+    fn new(output: &'a Path, fsync: bool) -> CompletedGroup<'a> {
+        CompletedGroup {
+            output,
+            fsync,
+            waiting: Vec::new(),
+            oldest: None,
+        }
+    }
+
+    fn push(&mut self, key: String, figures: PartitionFigures, seconds: f64) {
+        self.oldest.get_or_insert_with(Instant::now);
+        self.waiting.push((key, figures, seconds));
+    }
+
+    /// True when the group should be committed now. Without fsync there is
+    /// nothing to wait for.
+    fn is_due(&self) -> bool {
+        !self.fsync
+            || self.waiting.len() >= STATS_SYNC_GROUP
+            || self
+                .oldest
+                .is_some_and(|oldest| oldest.elapsed() >= STATS_SYNC_DELAY)
+    }
+
+    /// Syncs the file system (unless `--no-fsync`), then records every
+    /// waiting partition as completed. A failed sync is returned and
+    /// nothing is recorded.
+    fn commit(&mut self, registry: &mut Registry) -> Result<()> {
+        if self.waiting.is_empty() {
+            return Ok(());
+        }
+        if self.fsync {
+            crate::extract::sync_filesystem(&self.output.join(PARTITIONS_DIR))?;
+        }
+        self.oldest = None;
+        for (key, figures, seconds) in self.waiting.drain(..) {
+            registry.mark_completed(&key, figures, seconds)?;
+        }
+        Ok(())
+    }
 }
 
 /// Bytes of a partition's two files (0 for a missing one: the analysis

@@ -512,7 +512,7 @@ fn remove_if_present(path: &Path) -> Result<()> {
 /// thousands of partitions is the difference between seconds and minutes.
 /// Since Linux 5.8 `syncfs` reports write-back errors, so a failure here is
 /// a real failure and stops the run.
-fn sync_filesystem(path: &Path) -> Result<()> {
+pub(crate) fn sync_filesystem(path: &Path) -> Result<()> {
     let dir = fs::File::open(path).map_err(|e| Error::io(path, "open", e))?;
     // SAFETY: syncfs takes a valid open descriptor, which `dir` holds for
     // the duration of the call.
