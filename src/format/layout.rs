@@ -143,14 +143,11 @@ pub struct KeySpans {
     pub security_code: Range<usize>,
 }
 
-/// An order row read by [`Layout::parse_order_classified`]: the values
-/// processing keeps, and the key fields as written, not yet checked.
+/// The values processing keeps of an order row, read by a fast path
+/// ([`Layout::parse_order_classified`], [`super::scan::scan_order`]); the
+/// row's key is checked by the caller.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ClassifiedOrder<'a> {
-    /// The `date` field as written (unchecked).
-    pub date_text: &'a [u8],
-    /// The `security_code` field as written (unchecked).
-    pub security_code_text: &'a [u8],
     /// Order id, > 0.
     pub order_id: u64,
     /// Submission time, nanoseconds since midnight.
@@ -169,14 +166,11 @@ pub struct ClassifiedOrder<'a> {
     pub order_type: OrderType,
 }
 
-/// A trade row read by [`Layout::parse_trade_classified`]: the values
-/// processing keeps, and the key fields as written, not yet checked.
+/// The values processing keeps of a trade row, read by a fast path
+/// ([`Layout::parse_trade_classified`], [`super::scan::scan_trade`]); the
+/// row's key is checked by the caller.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ClassifiedTrade<'a> {
-    /// The `date` field as written (unchecked).
-    pub date_text: &'a [u8],
-    /// The `security_code` field as written (unchecked).
-    pub security_code_text: &'a [u8],
+pub struct ClassifiedTrade {
     /// Execution id.
     pub trade_id: u64,
     /// Execution time, nanoseconds since midnight.
@@ -343,6 +337,12 @@ impl Layout {
         &self.names
     }
 
+    /// True when the columns are exactly the spec's, in its order, the
+    /// optional one last if present (see [`super::scan`]).
+    pub fn in_spec_order(&self) -> bool {
+        self.in_spec_order
+    }
+
     /// True when an orders header has the optional `order_type` column.
     pub fn has_order_type(&self) -> bool {
         self.kind == FileKind::Orders && self.has_optional
@@ -485,9 +485,9 @@ impl Layout {
     /// [`MAX_CLASSIFIED_LEN`](super::classify::MAX_CLASSIFIED_LEN) bytes).
     /// Every column but the key is checked by the masks of `classes`, as
     /// [`Layout::check_classified`] checks it, then converted without
-    /// looking at its bytes again. The date and the security code are
-    /// returned as written: the caller checks them, usually by comparing
-    /// their bytes with those of a row it already checked.
+    /// looking at its bytes again. The date and the security code are only
+    /// located: the caller checks them, usually by comparing their bytes
+    /// with those of a row it already checked.
     ///
     /// `None` means "ask [`Layout::parse_order`]": the row is invalid (the
     /// full parse gives the reason) or has a quote. When the returned key
@@ -498,7 +498,7 @@ impl Layout {
         &self,
         line: &'a [u8],
         classes: &LineClasses<M>,
-    ) -> Option<ClassifiedOrder<'a>> {
+    ) -> Option<(KeySpans, ClassifiedOrder<'a>)> {
         debug_assert_eq!(self.kind, FileKind::Orders);
         let columns = self.classified_columns(classes)?;
         let text = |field: FieldBits<M>| &line[field.start..field.end];
@@ -526,27 +526,32 @@ impl Layout {
             Some(values::decimal_of_valid(price_text)?)
         };
         let time_text = text(columns.time);
-        Some(ClassifiedOrder {
-            date_text: text(columns.date),
-            security_code_text: text(columns.code),
-            order_id: values::u64_of_digits(text(columns.id))?,
-            time_ns: values::time_ns_of_valid(time_text)?,
-            time_text,
-            side: side_of_valid(side_text),
-            side_text,
-            price,
-            quantity: values::decimal_of_valid(text(columns.quantity)).filter(|&q| q > 0.0)?,
-            order_type,
-        })
+        let key = KeySpans {
+            date: columns.date.start..columns.date.end,
+            security_code: columns.code.start..columns.code.end,
+        };
+        Some((
+            key,
+            ClassifiedOrder {
+                order_id: values::u64_of_digits(text(columns.id))?,
+                time_ns: values::time_ns_of_valid(time_text)?,
+                time_text,
+                side: side_of_valid(side_text),
+                side_text,
+                price,
+                quantity: values::decimal_of_valid(text(columns.quantity)).filter(|&q| q > 0.0)?,
+                order_type,
+            },
+        ))
     }
 
     /// [`Layout::parse_order_classified`] for a trade row: `None` means
     /// "ask [`Layout::parse_trade`]".
-    pub fn parse_trade_classified<'a, M: Mask>(
+    pub fn parse_trade_classified<M: Mask>(
         &self,
-        line: &'a [u8],
+        line: &[u8],
         classes: &LineClasses<M>,
-    ) -> Option<ClassifiedTrade<'a>> {
+    ) -> Option<(KeySpans, ClassifiedTrade)> {
         debug_assert_eq!(self.kind, FileKind::Trades);
         let columns = self.classified_columns(classes)?;
         let text = |field: FieldBits<M>| &line[field.start..field.end];
@@ -573,17 +578,22 @@ impl Layout {
             side if is_side(side) => Some(side_of_valid(side)),
             _ => return None,
         };
-        Some(ClassifiedTrade {
-            date_text: text(columns.date),
-            security_code_text: text(columns.code),
-            trade_id: values::u64_of_digits(text(columns.id))?,
-            time_ns: values::time_ns_of_valid(text(columns.time))?,
-            price: values::decimal_of_valid(text(columns.price)).filter(|&p| p > 0.0)?,
-            quantity: values::decimal_of_valid(text(columns.quantity)).filter(|&q| q > 0.0)?,
-            buy_order_id: order_id(columns.buy)?,
-            sell_order_id: order_id(columns.sell)?,
-            aggressor_side,
-        })
+        let key = KeySpans {
+            date: columns.date.start..columns.date.end,
+            security_code: columns.code.start..columns.code.end,
+        };
+        Some((
+            key,
+            ClassifiedTrade {
+                trade_id: values::u64_of_digits(text(columns.id))?,
+                time_ns: values::time_ns_of_valid(text(columns.time))?,
+                price: values::decimal_of_valid(text(columns.price)).filter(|&p| p > 0.0)?,
+                quantity: values::decimal_of_valid(text(columns.quantity)).filter(|&q| q > 0.0)?,
+                buy_order_id: order_id(columns.buy)?,
+                sell_order_id: order_id(columns.sell)?,
+                aggressor_side,
+            },
+        ))
     }
 
     /// Splits a classified line by its comma mask into the fields of each
@@ -971,19 +981,19 @@ mod tests {
                                 assert_eq!(layout.parse_order_classified(line, &short), fast);
                             }
                             let full = layout.parse_order(line, &mut scratch);
-                            let Some(fast) = fast else {
+                            let Some((key, fast)) = fast else {
                                 assert!(full.is_err() || line.contains(&b'"'), "{shown}");
                                 continue;
                             };
                             fast_rows += 1;
-                            let key_ok = key_valid(fast.date_text, fast.security_code_text);
+                            let (date_text, code_text) =
+                                (&line[key.date.clone()], &line[key.security_code.clone()]);
+                            let key_ok = key_valid(date_text, code_text);
                             assert_eq!(key_ok, full.is_ok(), "{shown}");
                             let Ok(full) = full else { continue };
-                            assert_eq!(values::parse_date(fast.date_text), Some(full.date));
-                            assert_eq!(fast.security_code_text, full.security_code);
+                            assert_eq!(values::parse_date(date_text), Some(full.date));
+                            assert_eq!(code_text, full.security_code);
                             let expected = ClassifiedOrder {
-                                date_text: fast.date_text,
-                                security_code_text: full.security_code,
                                 order_id: full.order_id,
                                 time_ns: full.time_ns,
                                 time_text: full.time_text,
@@ -1001,18 +1011,19 @@ mod tests {
                                 assert_eq!(layout.parse_trade_classified(line, &short), fast);
                             }
                             let full = layout.parse_trade(line, &mut scratch);
-                            let Some(fast) = fast else {
+                            let Some((key, fast)) = fast else {
                                 assert!(full.is_err() || line.contains(&b'"'), "{shown}");
                                 continue;
                             };
                             fast_rows += 1;
-                            let key_ok = key_valid(fast.date_text, fast.security_code_text);
+                            let (date_text, code_text) =
+                                (&line[key.date.clone()], &line[key.security_code.clone()]);
+                            let key_ok = key_valid(date_text, code_text);
                             assert_eq!(key_ok, full.is_ok(), "{shown}");
                             let Ok(full) = full else { continue };
-                            assert_eq!(values::parse_date(fast.date_text), Some(full.date));
+                            assert_eq!(values::parse_date(date_text), Some(full.date));
+                            assert_eq!(code_text, full.security_code);
                             let expected = ClassifiedTrade {
-                                date_text: fast.date_text,
-                                security_code_text: full.security_code,
                                 trade_id: full.trade_id,
                                 time_ns: full.time_ns,
                                 price: full.price,

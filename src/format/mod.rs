@@ -12,6 +12,7 @@ mod fields;
 mod layout;
 pub mod lines;
 mod reject;
+pub mod scan;
 pub mod values;
 
 pub use fields::FieldBuf;
