@@ -25,6 +25,20 @@
 use super::layout::{ClassifiedOrder, ClassifiedTrade};
 use super::values::{self, OrderType, POWERS_OF_TEN, Side};
 
+/// Nanoseconds per unit of a time's fraction of `n` digits: 10^(9 − n).
+const NANOS_PER_UNIT: [u64; 10] = [
+    1_000_000_000,
+    100_000_000,
+    10_000_000,
+    1_000_000,
+    100_000,
+    10_000,
+    1_000,
+    100,
+    10,
+    1,
+];
+
 /// A position in the file's bytes, moved field by field.
 struct Cursor<'a> {
     buf: &'a [u8],
@@ -124,7 +138,7 @@ impl<'a> Cursor<'a> {
             if !(1..=9).contains(&len) {
                 return None;
             }
-            nanos = fraction * 10u64.pow(9 - len as u32);
+            nanos = fraction * NANOS_PER_UNIT[len];
         }
         let whole_seconds = hours * 3600 + minutes * 60 + seconds;
         Some((
