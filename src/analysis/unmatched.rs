@@ -71,7 +71,7 @@ impl SideRow {
 fn push_mean_median_p90(values: &[f64], out: &mut Vec<u8>, scratch: &mut Vec<f64>) {
     scratch.clear();
     scratch.extend_from_slice(values);
-    scratch.sort_unstable_by(f64::total_cmp);
+    crate::stats::sort_floats(scratch);
     for statistic in [
         mean(values),
         percentile_of_sorted(scratch, 50.0),

@@ -102,6 +102,30 @@ pub fn sample_std(values: &[f64]) -> Option<f64> {
     sample_variance(values).map(f64::sqrt)
 }
 
+/// Sorts `values` ascending by [`f64::total_cmp`], as
+/// `values.sort_unstable_by(f64::total_cmp)` does, but faster: each value
+/// is mapped once to the integer that `total_cmp` compares (its bits, with
+/// the magnitude bits flipped for negatives), the integers are sorted, and
+/// mapped back. The mapping is a bijection that preserves the order, so the
+/// result is bit for bit the same; comparing integers is several times
+/// cheaper than calling `total_cmp`, which maps both operands on every
+/// comparison.
+pub fn sort_floats(values: &mut [f64]) {
+    fn key(value: f64) -> i64 {
+        let bits = value.to_bits() as i64;
+        bits ^ (((bits >> 63) as u64) >> 1) as i64
+    }
+    fn value(key: i64) -> f64 {
+        // The same flip undoes itself: it keeps the sign bit.
+        f64::from_bits((key ^ (((key >> 63) as u64) >> 1) as i64) as u64)
+    }
+    let mut keys: Vec<i64> = values.iter().map(|&v| key(v)).collect();
+    keys.sort_unstable();
+    for (slot, &k) in values.iter_mut().zip(&keys) {
+        *slot = value(k);
+    }
+}
+
 /// NumPy's linear interpolation `a + (b − a)·t`, evaluated from the nearer end
 /// (`b − (b − a)·(1 − t)` when `t ≥ 0.5`) exactly as `numpy.lib._lerp` does.
 fn lerp(a: f64, b: f64, t: f64) -> f64 {
@@ -219,5 +243,36 @@ mod tests {
         assert_eq!(percentile_of_sorted(&sorted, 100.0), Some(4.0));
         assert_eq!(percentile_of_sorted(&[5.0], 99.0), Some(5.0));
         assert_eq!(percentile_of_sorted(&[], 50.0), None);
+    }
+
+    #[test]
+    fn floats_sort_exactly_as_total_cmp_sorts_them() {
+        let mut state = 3u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for len in [0, 1, 2, 3, 10, 100, 1000] {
+            for round in 0..20 {
+                let values: Vec<f64> = (0..len)
+                    .map(|i| match (next() + round) % 6 {
+                        0 => f64::from_bits(next()),
+                        1 => -0.0,
+                        2 => 0.0,
+                        3 => (next() % 7) as f64 - 3.0,
+                        4 => [f64::INFINITY, f64::NEG_INFINITY, f64::NAN, -f64::NAN][i % 4],
+                        _ => (next() % 100_000) as f64 / 100.0,
+                    })
+                    .collect();
+                let mut expected = values.clone();
+                expected.sort_unstable_by(f64::total_cmp);
+                let mut sorted = values.clone();
+                sort_floats(&mut sorted);
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&sorted), bits(&expected));
+            }
+        }
     }
 }
