@@ -76,44 +76,71 @@ fn push_short_decimal(out: &mut Vec<u8>, value: f64) -> bool {
     if m >= UNIQUE_DIGITS_BOUND || m < smallest || m as f64 / scale as f64 != magnitude {
         return false;
     }
+    let mut text = [0u8; TEXT_CAPACITY];
+    let mut len = 0;
     if value < 0.0 {
-        out.push(b'-');
+        text[0] = b'-';
+        len = 1;
     }
-    push_count(out, m / scale);
-    out.push(b'.');
+    let whole = m / scale;
+    let whole_width = digit_count(whole);
+    write_digits(&mut text[len..len + whole_width], whole);
+    len += whole_width;
+    text[len] = b'.';
+    len += 1;
     let mut fraction = m % scale;
     if fraction == 0 {
-        out.push(b'0');
-        return true;
+        text[len] = b'0';
+        len += 1;
+    } else {
+        let mut width = fraction_digits;
+        while fraction.is_multiple_of(10) {
+            fraction /= 10;
+            width -= 1;
+        }
+        write_digits(&mut text[len..len + width], fraction);
+        len += width;
     }
-    let mut width = fraction_digits;
-    while fraction.is_multiple_of(10) {
-        fraction /= 10;
-        width -= 1;
-    }
-    let mut digits = [b'0'; 9];
-    for slot in digits[..width].iter_mut().rev() {
-        *slot = b'0' + (fraction % 10) as u8;
-        fraction /= 10;
-    }
-    out.extend_from_slice(&digits[..width]);
+    append(out, &text, len);
     true
+}
+
+/// Room for any number this module writes without `ryu`: a count (20
+/// digits), or a short decimal (sign, 15 digits, point, a digit).
+const TEXT_CAPACITY: usize = 24;
+
+/// Appends `text[..len]` to `out`. The whole array is copied, a fixed size
+/// the compiler turns into a few moves, and the excess is cut off: cheaper
+/// than a `memcpy` call for a length only known at run time, and these
+/// numbers are most of what the stats files hold.
+#[inline]
+fn append(out: &mut Vec<u8>, text: &[u8; TEXT_CAPACITY], len: usize) {
+    let old_len = out.len();
+    out.extend_from_slice(text);
+    out.truncate(old_len + len);
+}
+
+/// How many decimal digits `value` has (1 for 0).
+#[inline]
+fn digit_count(value: u64) -> usize {
+    value.checked_ilog10().map_or(1, |log| log as usize + 1)
+}
+
+/// Writes `value` into `slots`, one digit per slot, zero-padded on the left.
+#[inline]
+fn write_digits(slots: &mut [u8], mut value: u64) {
+    for slot in slots.iter_mut().rev() {
+        *slot = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
 }
 
 /// Appends a count to `out` as a decimal integer.
 pub fn push_count(out: &mut Vec<u8>, count: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = count;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
+    let mut text = [0u8; TEXT_CAPACITY];
+    let width = digit_count(count);
+    write_digits(&mut text[..width], count);
+    append(out, &text, width);
 }
 
 #[cfg(test)]
@@ -224,6 +251,14 @@ mod tests {
         out.push(b',');
         push_count(&mut out, u64::MAX);
         assert_eq!(out, b"0,18446744073709551615");
+        for count in (0..20).flat_map(|p| {
+            let power = 10u64.pow(p);
+            [power - 1, power, power + 1]
+        }) {
+            let mut out = b"x".to_vec();
+            push_count(&mut out, count);
+            assert_eq!(out, format!("x{count}").as_bytes());
+        }
     }
 }
 
