@@ -155,6 +155,30 @@ pub fn percentile_of_sorted(sorted: &[f64], percent: f64) -> Option<f64> {
     Some(lerp(sorted[i], sorted[i + 1], gamma))
 }
 
+/// [`percentile_of_sorted`] of `values` in any order, by selection instead
+/// of a sort: the one or two order statistics the interpolation reads are
+/// found in expected linear time, and they are the very values a sort by
+/// [`f64::total_cmp`] would put at those places, so the result is
+/// identical. Reorders `values`; `None` for no values.
+pub fn percentile_by_selection(values: &mut [f64], percent: f64) -> Option<f64> {
+    let last = values.len().checked_sub(1)?;
+    let quantile = percent / 100.0;
+    let virtual_index = last as f64 * quantile;
+    let mut nth = |k: usize| *values.select_nth_unstable_by(k, f64::total_cmp).1;
+    if virtual_index >= last as f64 {
+        return Some(nth(last));
+    }
+    if virtual_index <= 0.0 {
+        return Some(nth(0));
+    }
+    let below = virtual_index.floor();
+    let gamma = virtual_index - below;
+    let (_, &mut at, above) = values.select_nth_unstable_by(below as usize, f64::total_cmp);
+    // `below` < `last`, so something lies above; its least is the next.
+    let next = above.iter().copied().min_by(f64::total_cmp)?;
+    Some(lerp(at, next, gamma))
+}
+
 /// The summary statistics of one group of values (a row of
 /// `sweep_order_comparison_summary.csv`). Every statistic is `None` for an
 /// empty group, and `std` also for a single value.
@@ -272,6 +296,42 @@ mod tests {
                 sort_floats(&mut sorted);
                 let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(&sorted), bits(&expected));
+            }
+        }
+    }
+
+    #[test]
+    fn percentiles_by_selection_equal_percentiles_of_the_sorted_values() {
+        let mut state = 9u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for len in [0, 1, 2, 3, 4, 5, 7, 10, 11, 100, 1001] {
+            for round in 0..30u64 {
+                let values: Vec<f64> = (0..len)
+                    .map(|_| match (next() + round) % 5 {
+                        0 => -0.0,
+                        1 => 0.0,
+                        2 => (next() % 5) as f64,
+                        3 => f64::from_bits(next() >> 2),
+                        _ => (next() % 100_000) as f64 / 7.0 - 5000.0,
+                    })
+                    .collect();
+                let mut sorted = values.clone();
+                sorted.sort_unstable_by(f64::total_cmp);
+                for percent in [0.0, 1.0, 25.0, 50.0, 75.0, 90.0, 99.0, 100.0] {
+                    let mut scratch = values.clone();
+                    let by_selection = percentile_by_selection(&mut scratch, percent);
+                    let by_sort = percentile_of_sorted(&sorted, percent);
+                    assert_eq!(
+                        by_selection.map(f64::to_bits),
+                        by_sort.map(f64::to_bits),
+                        "{percent} {values:?}"
+                    );
+                }
             }
         }
     }
