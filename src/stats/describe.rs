@@ -102,27 +102,32 @@ pub fn sample_std(values: &[f64]) -> Option<f64> {
     sample_variance(values).map(f64::sqrt)
 }
 
+/// The integer whose order is [`f64::total_cmp`]'s order: the float's
+/// bits, with the magnitude bits flipped for negatives. A bijection;
+/// [`float_of_order_key`] undoes it.
+pub fn order_key(value: f64) -> i64 {
+    let bits = value.to_bits() as i64;
+    bits ^ (((bits >> 63) as u64) >> 1) as i64
+}
+
+/// The float of an [`order_key`] (the same flip undoes itself: it keeps
+/// the sign bit).
+pub fn float_of_order_key(key: i64) -> f64 {
+    f64::from_bits((key ^ (((key >> 63) as u64) >> 1) as i64) as u64)
+}
+
 /// Sorts `values` ascending by [`f64::total_cmp`], as
 /// `values.sort_unstable_by(f64::total_cmp)` does, but faster: each value
-/// is mapped once to the integer that `total_cmp` compares (its bits, with
-/// the magnitude bits flipped for negatives), the integers are sorted, and
+/// is mapped once to its [`order_key`], the integers are sorted, and
 /// mapped back. The mapping is a bijection that preserves the order, so the
 /// result is bit for bit the same; comparing integers is several times
 /// cheaper than calling `total_cmp`, which maps both operands on every
 /// comparison.
 pub fn sort_floats(values: &mut [f64]) {
-    fn key(value: f64) -> i64 {
-        let bits = value.to_bits() as i64;
-        bits ^ (((bits >> 63) as u64) >> 1) as i64
-    }
-    fn value(key: i64) -> f64 {
-        // The same flip undoes itself: it keeps the sign bit.
-        f64::from_bits((key ^ (((key >> 63) as u64) >> 1) as i64) as u64)
-    }
-    let mut keys: Vec<i64> = values.iter().map(|&v| key(v)).collect();
+    let mut keys: Vec<i64> = values.iter().map(|&v| order_key(v)).collect();
     keys.sort_unstable();
-    for (slot, &k) in values.iter_mut().zip(&keys) {
-        *slot = value(k);
+    for (slot, &key) in values.iter_mut().zip(&keys) {
+        *slot = float_of_order_key(key);
     }
 }
 
@@ -155,16 +160,17 @@ pub fn percentile_of_sorted(sorted: &[f64], percent: f64) -> Option<f64> {
     Some(lerp(sorted[i], sorted[i + 1], gamma))
 }
 
-/// [`percentile_of_sorted`] of `values` in any order, by selection instead
-/// of a sort: the one or two order statistics the interpolation reads are
-/// found in expected linear time, and they are the very values a sort by
-/// [`f64::total_cmp`] would put at those places, so the result is
-/// identical. Reorders `values`; `None` for no values.
-pub fn percentile_by_selection(values: &mut [f64], percent: f64) -> Option<f64> {
-    let last = values.len().checked_sub(1)?;
+/// [`percentile_of_sorted`] of values in any order, given as their
+/// [`order_key`]s, by selection instead of a sort: the one or two order
+/// statistics the interpolation reads are found in expected linear time,
+/// and they are the very values a sort by [`f64::total_cmp`] would put at
+/// those places, so the result is identical. Reorders `keys`; `None` for
+/// no values.
+pub fn percentile_by_selection(keys: &mut [i64], percent: f64) -> Option<f64> {
+    let last = keys.len().checked_sub(1)?;
     let quantile = percent / 100.0;
     let virtual_index = last as f64 * quantile;
-    let mut nth = |k: usize| *values.select_nth_unstable_by(k, f64::total_cmp).1;
+    let mut nth = |k: usize| float_of_order_key(*keys.select_nth_unstable(k).1);
     if virtual_index >= last as f64 {
         return Some(nth(last));
     }
@@ -173,10 +179,14 @@ pub fn percentile_by_selection(values: &mut [f64], percent: f64) -> Option<f64> 
     }
     let below = virtual_index.floor();
     let gamma = virtual_index - below;
-    let (_, &mut at, above) = values.select_nth_unstable_by(below as usize, f64::total_cmp);
+    let (_, &mut at, above) = keys.select_nth_unstable(below as usize);
     // `below` < `last`, so something lies above; its least is the next.
-    let next = above.iter().copied().min_by(f64::total_cmp)?;
-    Some(lerp(at, next, gamma))
+    let next = *above.iter().min()?;
+    Some(lerp(
+        float_of_order_key(at),
+        float_of_order_key(next),
+        gamma,
+    ))
 }
 
 /// The summary statistics of one group of values (a row of
@@ -323,8 +333,8 @@ mod tests {
                 let mut sorted = values.clone();
                 sorted.sort_unstable_by(f64::total_cmp);
                 for percent in [0.0, 1.0, 25.0, 50.0, 75.0, 90.0, 99.0, 100.0] {
-                    let mut scratch = values.clone();
-                    let by_selection = percentile_by_selection(&mut scratch, percent);
+                    let mut keys: Vec<i64> = values.iter().map(|&v| order_key(v)).collect();
+                    let by_selection = percentile_by_selection(&mut keys, percent);
                     let by_sort = percentile_of_sorted(&sorted, percent);
                     assert_eq!(
                         by_selection.map(f64::to_bits),
