@@ -760,6 +760,66 @@ mod tests {
         assert!(loaded > 100, "{loaded}");
     }
 
+    /// Random edits of whole files (a few bytes replaced, inserted or
+    /// removed anywhere, line breaks included) load exactly as the full
+    /// parse loads them, under every header.
+    #[test]
+    fn randomly_edited_files_load_as_the_full_parse_loads_them() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let alphabet = b"0123456789.,:-\"BSLM12x \r\n";
+        let orders = Path::new("p/orders.csv");
+        let trades = Path::new("p/trades.csv");
+        let good_orders: Vec<&str> = ORDER_ROWS[..4].to_vec();
+        let good_trades: Vec<&str> = TRADE_ROWS[..4].to_vec();
+        for round in 0..3_000 {
+            let is_orders = round % 2 == 0;
+            let (headers, rows) = if is_orders {
+                (&ORDER_HEADERS[..], &good_orders)
+            } else {
+                (&TRADE_HEADERS[..], &good_trades)
+            };
+            let header = headers[(next() % headers.len() as u64) as usize];
+            let mut text = format!("{header}\n");
+            for row in rows.iter() {
+                text.push_str(&arrange(row, headers[0], header));
+                text.push_str(if next() % 2 == 0 { "\n" } else { "\r\n" });
+            }
+            let mut bytes = text.into_bytes();
+            let header_len = header.len() + 1;
+            for _ in 0..1 + next() % 3 {
+                let at = header_len + (next() % (bytes.len() - header_len) as u64) as usize;
+                let byte = alphabet[(next() % alphabet.len() as u64) as usize];
+                match next() % 3 {
+                    0 => bytes[at] = byte,
+                    1 => bytes.insert(at, byte),
+                    _ => {
+                        bytes.remove(at);
+                    }
+                }
+            }
+            let shown = String::from_utf8_lossy(&bytes);
+            if is_orders {
+                assert_eq!(
+                    outcome(parse_orders(&bytes, orders, KEY)),
+                    outcome(orders_by_full_parse(&bytes, orders, KEY)),
+                    "{shown:?}"
+                );
+            } else {
+                assert_eq!(
+                    outcome(parse_trades(&bytes, trades, KEY)),
+                    outcome(trades_by_full_parse(&bytes, trades, KEY)),
+                    "{shown:?}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn an_empty_file_and_a_header_alone() {
         let path = Path::new("p/orders.csv");
