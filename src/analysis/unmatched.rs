@@ -86,6 +86,12 @@ pub fn write_unmatched(data: &PartitionData<'_>, linking: &Linking, out: &mut Ve
     let trades = &data.trades;
     // Rows B, S, ALL; every order counts in its side's row and in ALL.
     let mut rows: [SideRow; 3] = Default::default();
+    // Room for every order up front: growing these one push at a time
+    // copied them over and over (untouched capacity costs no memory).
+    for row in &mut rows {
+        row.unmatched_qty.reserve(linking.canonical_rows.len());
+        row.distances.reserve(linking.canonical_rows.len());
+    }
     for &row in &linking.canonical_rows {
         let r = row as usize;
         let side = orders.side[r];
