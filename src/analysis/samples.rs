@@ -63,5 +63,5 @@ impl MetricSamples {
 fn sorted_copy(values: &[f64], out: &mut Vec<f64>) {
     out.clear();
     out.extend_from_slice(values);
-    out.sort_unstable_by(f64::total_cmp);
+    crate::stats::sort_floats(out);
 }

@@ -6,7 +6,7 @@
 use super::linking::Linking;
 use super::load::PartitionData;
 use crate::format::{OrderType, Side};
-use crate::stats::{mean, percentile_of_sorted, push_count, push_float};
+use crate::stats::{mean, order_key, percentile_by_selection, push_count, push_float};
 
 /// The header line of the unmatched orders file.
 pub const UNMATCHED_HEADER: &str = "side,orders,unmatched,unmatched_share,qty_mean,qty_median,qty_p90,limit_orders,with_reference,distance_bps_mean,distance_bps_median,distance_bps_p90,marketable,within_10bps,within_50bps,within_100bps,beyond_100bps";
@@ -40,7 +40,7 @@ impl SideRow {
         }
     }
 
-    fn write(&self, side: &str, out: &mut Vec<u8>, scratch: &mut Vec<f64>) {
+    fn write(&self, side: &str, out: &mut Vec<u8>, scratch: &mut Vec<i64>) {
         let unmatched = self.unmatched_qty.len() as u64;
         out.extend_from_slice(side.as_bytes());
         out.push(b',');
@@ -68,15 +68,13 @@ impl SideRow {
 
 /// Appends `,mean,median,p90` of `values` (three empty fields when there are
 /// none), NumPy-exact like the summary file.
-fn push_mean_median_p90(values: &[f64], out: &mut Vec<u8>, scratch: &mut Vec<f64>) {
+fn push_mean_median_p90(values: &[f64], out: &mut Vec<u8>, scratch: &mut Vec<i64>) {
     scratch.clear();
-    scratch.extend_from_slice(values);
-    scratch.sort_unstable_by(f64::total_cmp);
-    for statistic in [
-        mean(values),
-        percentile_of_sorted(scratch, 50.0),
-        percentile_of_sorted(scratch, 90.0),
-    ] {
+    scratch.extend(values.iter().map(|&v| order_key(v)));
+    // Two order statistics each: selection, not a sort of every value.
+    let median = percentile_by_selection(scratch, 50.0);
+    let p90 = percentile_by_selection(scratch, 90.0);
+    for statistic in [mean(values), median, p90] {
         out.push(b',');
         push_float(out, statistic);
     }
@@ -88,6 +86,12 @@ pub fn write_unmatched(data: &PartitionData<'_>, linking: &Linking, out: &mut Ve
     let trades = &data.trades;
     // Rows B, S, ALL; every order counts in its side's row and in ALL.
     let mut rows: [SideRow; 3] = Default::default();
+    // Room for every order up front: growing these one push at a time
+    // copied them over and over (untouched capacity costs no memory).
+    for row in &mut rows {
+        row.unmatched_qty.reserve(linking.canonical_rows.len());
+        row.distances.reserve(linking.canonical_rows.len());
+    }
     for &row in &linking.canonical_rows {
         let r = row as usize;
         let side = orders.side[r];

@@ -143,6 +143,50 @@ pub struct KeySpans {
     pub security_code: Range<usize>,
 }
 
+/// The values processing keeps of an order row, read by a fast path
+/// ([`Layout::parse_order_classified`], [`super::scan::scan_order`]); the
+/// row's key is checked by the caller.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ClassifiedOrder<'a> {
+    /// Order id, > 0.
+    pub order_id: u64,
+    /// Submission time, nanoseconds since midnight.
+    pub time_ns: u64,
+    /// The `time` field as written.
+    pub time_text: &'a [u8],
+    /// Buy or sell.
+    pub side: Side,
+    /// The `side` field as written.
+    pub side_text: &'a [u8],
+    /// Limit price; `None` only for a market order with an empty price.
+    pub price: Option<f64>,
+    /// Order size, > 0.
+    pub quantity: f64,
+    /// Limit or market.
+    pub order_type: OrderType,
+}
+
+/// The values processing keeps of a trade row, read by a fast path
+/// ([`Layout::parse_trade_classified`], [`super::scan::scan_trade`]); the
+/// row's key is checked by the caller.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ClassifiedTrade {
+    /// Execution id.
+    pub trade_id: u64,
+    /// Execution time, nanoseconds since midnight.
+    pub time_ns: u64,
+    /// Execution price, > 0.
+    pub price: f64,
+    /// Executed size, > 0.
+    pub quantity: f64,
+    /// The buy order; 0 when unknown.
+    pub buy_order_id: u64,
+    /// The sell order; 0 when unknown.
+    pub sell_order_id: u64,
+    /// The taker's side; `None` when empty or the column is absent.
+    pub aggressor_side: Option<Side>,
+}
+
 /// A parsed header: which field position holds which column.
 #[derive(Clone, Debug)]
 pub struct Layout {
@@ -165,6 +209,15 @@ fn is_side(field: &[u8]) -> bool {
     match field {
         &[b] => (b == b'B') | (b == b'S') | (b == b'1') | (b == b'2'),
         _ => false,
+    }
+}
+
+/// The side of a field [`is_side`] accepted.
+fn side_of_valid(field: &[u8]) -> Side {
+    if matches!(field, [b'B' | b'1']) {
+        Side::Buy
+    } else {
+        Side::Sell
     }
 }
 
@@ -282,6 +335,12 @@ impl Layout {
     /// The header's column names, in order.
     pub fn column_names(&self) -> &[String] {
         &self.names
+    }
+
+    /// True when the columns are exactly the spec's, in its order, the
+    /// optional one last if present (see [`super::scan`]).
+    pub fn in_spec_order(&self) -> bool {
+        self.in_spec_order
     }
 
     /// True when an orders header has the optional `order_type` column.
@@ -484,6 +543,199 @@ impl Layout {
             date: columns.date.start..columns.date.end,
             security_code: columns.code.start..columns.code.end,
         })
+    }
+
+    /// Processing's fast path: an order row of a classified line (at most
+    /// [`MAX_CLASSIFIED_LEN`](super::classify::MAX_CLASSIFIED_LEN) bytes).
+    /// Every column but the key is checked by the masks of `classes`, as
+    /// [`Layout::check_classified`] checks it, then converted without
+    /// looking at its bytes again. The date and the security code are only
+    /// located: the caller checks them, usually by comparing their bytes
+    /// with those of a row it already checked.
+    ///
+    /// `None` means "ask [`Layout::parse_order`]": the row is invalid (the
+    /// full parse gives the reason) or has a quote. When the returned key
+    /// fields pass their checks, the values are exactly those
+    /// `parse_order` returns; the tests compare the two on every one-byte
+    /// edit of varied rows.
+    pub fn parse_order_classified<'a, M: Mask>(
+        &self,
+        line: &'a [u8],
+        classes: &LineClasses<M>,
+    ) -> Option<(KeySpans, ClassifiedOrder<'a>)> {
+        debug_assert_eq!(self.kind, FileKind::Orders);
+        let columns = self.classified_columns(classes)?;
+        let text = |field: FieldBits<M>| &line[field.start..field.end];
+        let order_type = if self.has_optional {
+            values::parse_order_type(text(columns.order_type))?
+        } else {
+            OrderType::Limit
+        };
+        let (price_text, side_text) = (text(columns.price), text(columns.side));
+        let valid = classes.is_positive_u64(line, columns.id)
+            && classes.is_valid_time(line, columns.time)
+            && is_side(side_text)
+            && (if price_text.is_empty() {
+                order_type == OrderType::Market
+            } else {
+                classes.decimal_is_positive(columns.price).is_some()
+            })
+            && classes.decimal_is_positive(columns.quantity) == Some(true);
+        if !valid {
+            return None;
+        }
+        let price = if price_text.is_empty() {
+            None
+        } else {
+            Some(values::decimal_of_valid(price_text)?)
+        };
+        let time_text = text(columns.time);
+        let key = KeySpans {
+            date: columns.date.start..columns.date.end,
+            security_code: columns.code.start..columns.code.end,
+        };
+        Some((
+            key,
+            ClassifiedOrder {
+                order_id: values::u64_of_digits(text(columns.id))?,
+                time_ns: values::time_ns_of_valid(time_text)?,
+                time_text,
+                side: side_of_valid(side_text),
+                side_text,
+                price,
+                quantity: values::decimal_of_valid(text(columns.quantity)).filter(|&q| q > 0.0)?,
+                order_type,
+            },
+        ))
+    }
+
+    /// [`Layout::parse_order_classified`] for a trade row: `None` means
+    /// "ask [`Layout::parse_trade`]".
+    pub fn parse_trade_classified<M: Mask>(
+        &self,
+        line: &[u8],
+        classes: &LineClasses<M>,
+    ) -> Option<(KeySpans, ClassifiedTrade)> {
+        debug_assert_eq!(self.kind, FileKind::Trades);
+        let columns = self.classified_columns(classes)?;
+        let text = |field: FieldBits<M>| &line[field.start..field.end];
+        let valid = classes.is_u64(line, columns.id)
+            && classes.is_valid_time(line, columns.time)
+            && classes.decimal_is_positive(columns.price) == Some(true)
+            && classes.decimal_is_positive(columns.quantity) == Some(true);
+        if !valid {
+            return None;
+        }
+        // An order id on a trade: empty means unknown, as does 0.
+        let order_id = |field: FieldBits<M>| {
+            if field.start == field.end {
+                Some(0)
+            } else if classes.is_u64(line, field) {
+                values::u64_of_digits(text(field))
+            } else {
+                None
+            }
+        };
+        let aggressor_side = match text(columns.aggressor) {
+            _ if !self.has_optional => None,
+            b"" => None,
+            side if is_side(side) => Some(side_of_valid(side)),
+            _ => return None,
+        };
+        let key = KeySpans {
+            date: columns.date.start..columns.date.end,
+            security_code: columns.code.start..columns.code.end,
+        };
+        Some((
+            key,
+            ClassifiedTrade {
+                trade_id: values::u64_of_digits(text(columns.id))?,
+                time_ns: values::time_ns_of_valid(text(columns.time))?,
+                price: values::decimal_of_valid(text(columns.price)).filter(|&p| p > 0.0)?,
+                quantity: values::decimal_of_valid(text(columns.quantity)).filter(|&q| q > 0.0)?,
+                buy_order_id: order_id(columns.buy)?,
+                sell_order_id: order_id(columns.sell)?,
+                aggressor_side,
+            },
+        ))
+    }
+
+    /// Splits a classified line by its comma mask into the fields of each
+    /// column. `None` when the line has a quote (the byte path strips
+    /// them) or not exactly the header's number of fields.
+    ///
+    /// [`Layout::check_classified`] does the same inline: extraction's hot
+    /// loop measured a third more instructions there when it called this
+    /// (the compiler materialised the returned fields), so the two copies
+    /// are kept apart on purpose.
+    #[inline(always)]
+    fn classified_columns<M: Mask>(&self, classes: &LineClasses<M>) -> Option<ColumnFields<M>> {
+        if classes.quotes != M::default() {
+            return None;
+        }
+        // The columns are checked in a fixed order, not field by field: a
+        // branch on each field's role was the costliest thing left on rows
+        // this short (an indirect jump per field, often mispredicted).
+        let mut fields = classes.fields();
+        let columns = if self.in_spec_order {
+            // The usual header: fields straight into their columns. Seven
+            // columns are required of either file; the rest (a trades
+            // file's `sell_order_id`, an optional column) follow.
+            let mut next = || fields.next();
+            let (date, code, id, time) = (next()?, next()?, next()?, next()?);
+            let (f4, f5, f6) = (next()?, next()?, next()?);
+            let none = FieldBits::<M>::default();
+            let f7 = if self.roles.len() > 7 { next()? } else { none };
+            let f8 = if self.roles.len() > 8 { next()? } else { none };
+            let in_order = |[side, price, quantity, order_type, buy, sell, aggressor]: [FieldBits<M>;
+                                7]| {
+                ColumnFields {
+                    date,
+                    code,
+                    id,
+                    time,
+                    side,
+                    price,
+                    quantity,
+                    order_type,
+                    buy,
+                    sell,
+                    aggressor,
+                }
+            };
+            match self.kind {
+                FileKind::Orders => in_order([f4, f5, f6, f7, none, none, none]),
+                FileKind::Trades => in_order([none, f4, f5, none, f6, f7, f8]),
+            }
+        } else {
+            // Any other header: each field to its column's slot first.
+            let mut slots = [FieldBits::<M>::default(); SLOTS];
+            for &slot in &self.slots {
+                slots[usize::from(slot)] = fields.next()?;
+            }
+            let slot = |column: Column| slots[column as usize];
+            let (id, price) = match self.kind {
+                FileKind::Orders => (Column::OrderId, Column::OrderPrice),
+                FileKind::Trades => (Column::TradeId, Column::TradePrice),
+            };
+            ColumnFields {
+                date: slot(Column::Date),
+                code: slot(Column::SecurityCode),
+                id: slot(id),
+                time: slot(Column::Time),
+                side: slot(Column::Side),
+                price: slot(price),
+                quantity: slot(Column::Quantity),
+                order_type: slot(Column::OrderType),
+                buy: slot(Column::BuyOrderId),
+                sell: slot(Column::SellOrderId),
+                aggressor: slot(Column::AggressorSide),
+            }
+        };
+        if fields.next().is_some() {
+            return None;
+        }
+        Some(columns)
     }
 
     /// The slow, obviously equivalent form of [`Layout::parse_key`]: the
@@ -728,6 +980,134 @@ mod tests {
             &format!("{trades},aggressor_side")
         ));
         assert!(!in_order(FileKind::Trades, &format!("extra,{trades}")));
+    }
+
+    /// Every one-byte edit of varied rows (as in the test below), under
+    /// headers with and without the optional columns: processing's fast
+    /// path returns a row exactly when the full parse accepts it (quotes
+    /// aside, which it leaves to the full parse), with the same values.
+    #[test]
+    fn classified_rows_agree_with_the_full_parse() {
+        let alphabet = b"0195.,:-\"BSLM12x ";
+        let layout = |kind, header: &str| {
+            Layout::from_header(kind, header.as_bytes(), Path::new("t.csv")).unwrap()
+        };
+        let mut all_cases = cases();
+        all_cases.push((
+            layout(
+                FileKind::Orders,
+                "date,security_code,order_id,time,side,price,quantity",
+            ),
+            vec!["2024-09-05,600519.SH,17,09:30:00.120,B,1801.01,200"],
+        ));
+        all_cases.push((
+            layout(
+                FileKind::Trades,
+                "date,security_code,trade_id,time,price,quantity,buy_order_id,sell_order_id",
+            ),
+            vec!["2024-09-05,600519,12,09:30:00.5,12.5,100,3,"],
+        ));
+        all_cases.push((
+            layout(
+                FileKind::Orders,
+                "order_type,date,extra,security_code,order_id,time,side,price,quantity",
+            ),
+            vec!["M,2024-09-05,x,A,123456789012345678901,09:30:00,S,,1.5"],
+        ));
+        let mut scratch = FieldBuf::default();
+        let mut fast_rows = 0u64;
+        for (layout, rows) in all_cases {
+            for row in rows {
+                let row = row.as_bytes();
+                let mut variants = vec![row.to_vec()];
+                for at in 0..=row.len() {
+                    if at < row.len() {
+                        let mut removed = row.to_vec();
+                        removed.remove(at);
+                        variants.push(removed);
+                    }
+                    for &byte in alphabet {
+                        if at < row.len() {
+                            let mut replaced = row.to_vec();
+                            replaced[at] = byte;
+                            variants.push(replaced);
+                        }
+                        let mut inserted = row.to_vec();
+                        inserted.insert(at, byte);
+                        variants.push(inserted);
+                    }
+                }
+                for line in &variants {
+                    let shown = String::from_utf8_lossy(line);
+                    let classes = LineClasses::of_line(line, 0).expect("short line");
+                    let key_valid = |date: &[u8], code: &[u8]| {
+                        values::parse_date(date).is_some() && values::is_valid_security_code(code)
+                    };
+                    match layout.kind {
+                        FileKind::Orders => {
+                            let fast = layout.parse_order_classified(line, &classes);
+                            if let Some(short) = classes.narrow::<u64>() {
+                                assert_eq!(layout.parse_order_classified(line, &short), fast);
+                            }
+                            let full = layout.parse_order(line, &mut scratch);
+                            let Some((key, fast)) = fast else {
+                                assert!(full.is_err() || line.contains(&b'"'), "{shown}");
+                                continue;
+                            };
+                            fast_rows += 1;
+                            let (date_text, code_text) =
+                                (&line[key.date.clone()], &line[key.security_code.clone()]);
+                            let key_ok = key_valid(date_text, code_text);
+                            assert_eq!(key_ok, full.is_ok(), "{shown}");
+                            let Ok(full) = full else { continue };
+                            assert_eq!(values::parse_date(date_text), Some(full.date));
+                            assert_eq!(code_text, full.security_code);
+                            let expected = ClassifiedOrder {
+                                order_id: full.order_id,
+                                time_ns: full.time_ns,
+                                time_text: full.time_text,
+                                side: full.side,
+                                side_text: full.side_text,
+                                price: full.price,
+                                quantity: full.quantity,
+                                order_type: full.order_type,
+                            };
+                            assert_eq!(fast, expected, "{shown}");
+                        }
+                        FileKind::Trades => {
+                            let fast = layout.parse_trade_classified(line, &classes);
+                            if let Some(short) = classes.narrow::<u64>() {
+                                assert_eq!(layout.parse_trade_classified(line, &short), fast);
+                            }
+                            let full = layout.parse_trade(line, &mut scratch);
+                            let Some((key, fast)) = fast else {
+                                assert!(full.is_err() || line.contains(&b'"'), "{shown}");
+                                continue;
+                            };
+                            fast_rows += 1;
+                            let (date_text, code_text) =
+                                (&line[key.date.clone()], &line[key.security_code.clone()]);
+                            let key_ok = key_valid(date_text, code_text);
+                            assert_eq!(key_ok, full.is_ok(), "{shown}");
+                            let Ok(full) = full else { continue };
+                            assert_eq!(values::parse_date(date_text), Some(full.date));
+                            assert_eq!(code_text, full.security_code);
+                            let expected = ClassifiedTrade {
+                                trade_id: full.trade_id,
+                                time_ns: full.time_ns,
+                                price: full.price,
+                                quantity: full.quantity,
+                                buy_order_id: full.buy_order_id,
+                                sell_order_id: full.sell_order_id,
+                                aggressor_side: full.aggressor_side,
+                            };
+                            assert_eq!(fast, expected, "{shown}");
+                        }
+                    }
+                }
+            }
+        }
+        assert!(fast_rows > 1_000, "{fast_rows}");
     }
 
     #[test]

@@ -12,10 +12,14 @@ mod fields;
 mod layout;
 pub mod lines;
 mod reject;
+pub mod scan;
 pub mod values;
 
 pub use fields::FieldBuf;
-pub use layout::{FileKind, KeySpans, Layout, OrderRow, RowKey, TradeRow, UTF8_BOM};
+pub use layout::{
+    ClassifiedOrder, ClassifiedTrade, FileKind, KeySpans, Layout, OrderRow, RowKey, TradeRow,
+    UTF8_BOM,
+};
 pub use lines::{
     Lines, chunk_boundaries, chunk_boundaries_parallel, is_blank, lines, strip_terminator,
 };

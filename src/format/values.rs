@@ -187,6 +187,60 @@ pub fn parse_decimal(field: &[u8]) -> Option<f64> {
     value.is_finite().then_some(value)
 }
 
+/// [`parse_decimal`] of a field already known to have the decimal grammar
+/// (digits, at most one dot, at least one digit), as a mask check such as
+/// [`LineClasses::decimal_is_positive`](super::classify::LineClasses::decimal_is_positive)
+/// establishes: the same value, without re-checking every byte. Up to 15
+/// digits in all, the mantissa cannot have more than 15 significant digits,
+/// so [`parse_decimal`] takes its exact fast path and this computes the
+/// same quotient; longer fields go to [`parse_decimal`] itself.
+pub fn decimal_of_valid(field: &[u8]) -> Option<f64> {
+    let dot_at = memchr::memchr(b'.', field);
+    let digits = field.len() - usize::from(dot_at.is_some());
+    if digits > 15 {
+        return parse_decimal(field);
+    }
+    let mut mantissa = 0u64;
+    for &b in field {
+        if b != b'.' {
+            mantissa = mantissa * 10 + u64::from(b - b'0');
+        }
+    }
+    let fraction_digits = dot_at.map_or(0, |at| field.len() - at - 1);
+    Some(mantissa as f64 / POWERS_OF_TEN[fraction_digits])
+}
+
+/// [`parse_u64`] of a field of 1–19 ASCII digits (19 digits always fit in
+/// 64 bits), known to be so; longer fields go to [`parse_u64`].
+pub fn u64_of_digits(field: &[u8]) -> Option<u64> {
+    if field.len() > 19 {
+        return parse_u64(field);
+    }
+    let mut value = 0u64;
+    for &b in field {
+        value = value * 10 + u64::from(b.wrapping_sub(b'0'));
+    }
+    Some(value)
+}
+
+/// [`parse_time_ns`] of a field that [`is_valid_time`] (or its mask
+/// counterpart) accepted: the same nanoseconds, without the checks.
+pub fn time_ns_of_valid(field: &[u8]) -> Option<u64> {
+    let [h1, h2, _, m1, m2, _, s1, s2, rest @ ..] = field else {
+        return None;
+    };
+    let two = |tens: u8, units: u8| u64::from(tens - b'0') * 10 + u64::from(units - b'0');
+    let whole_seconds = two(*h1, *h2) * 3600 + two(*m1, *m2) * 60 + two(*s1, *s2);
+    let mut nanos = 0u64;
+    if let [_, fraction @ ..] = rest {
+        for &b in fraction {
+            nanos = nanos * 10 + u64::from(b - b'0');
+        }
+        nanos *= 10u64.pow(9u32.saturating_sub(fraction.len() as u32));
+    }
+    Some(whole_seconds * 1_000_000_000 + nanos)
+}
+
 /// Fields up to this long are checked by [`decimal_is_positive`] on their
 /// grammar alone. Within it the value is finite (fewer than 309 integer
 /// digits) and a nonzero digit makes it at least 10^-300, far above the
@@ -220,7 +274,7 @@ pub fn decimal_is_positive(field: &[u8]) -> Option<bool> {
 }
 
 /// 10^0 ..= 10^22, every one exactly representable as an `f64`.
-const POWERS_OF_TEN: [f64; 23] = [
+pub(crate) const POWERS_OF_TEN: [f64; 23] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
     1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 ];
@@ -527,6 +581,61 @@ mod tests {
                 is_valid_time(time.as_bytes()),
                 parse_time_ns(time.as_bytes()).is_some()
             );
+        }
+    }
+
+    /// The conversions of validated fields give exactly what the parsers
+    /// give, on every field the validation accepts.
+    #[test]
+    fn conversions_of_valid_fields_equal_the_parsers() {
+        let mut next = xorshift(11);
+        let mut checked = 0;
+        for _ in 0..200_000 {
+            let field = random_field(&mut next, b"0123456789.", 24);
+            if decimal_is_positive(&field).is_some() {
+                assert_eq!(decimal_of_valid(&field), parse_decimal(&field), "{field:?}");
+                checked += 1;
+            }
+            let digits = random_field(&mut next, b"0123456789", 22);
+            if is_u64(&digits) {
+                assert_eq!(u64_of_digits(&digits), parse_u64(&digits), "{digits:?}");
+            }
+            let time = random_field(&mut next, b"0123456789", 15);
+            if time.len() >= 6 {
+                let mut text = Vec::new();
+                text.extend_from_slice(&time[..2]);
+                text.push(b':');
+                text.extend_from_slice(&time[2..4]);
+                text.push(b':');
+                text.extend_from_slice(&time[4..6]);
+                if time.len() > 6 {
+                    text.push(b'.');
+                    text.extend_from_slice(&time[6..]);
+                }
+                if is_valid_time(&text) {
+                    assert_eq!(time_ns_of_valid(&text), parse_time_ns(&text), "{text:?}");
+                }
+            }
+        }
+        assert!(checked > 10_000);
+        for field in [
+            &b"0"[..],
+            b".5",
+            b"5.",
+            b"999999999999999",
+            b"9999999999999999",
+            b"0.000000000000001",
+            b"123456789012345.",
+            b"1234567890123456.7",
+            b"00000000000000000000000000001.5",
+        ] {
+            assert_eq!(decimal_of_valid(field), parse_decimal(field), "{field:?}");
+        }
+        for field in [&b"0"[..], b"18446744073709551615", b"9999999999999999999"] {
+            assert_eq!(u64_of_digits(field), parse_u64(field), "{field:?}");
+        }
+        for time in [&b"00:00:00"[..], b"23:59:59.999999999", b"09:30:00.1"] {
+            assert_eq!(time_ns_of_valid(time), parse_time_ns(time), "{time:?}");
         }
     }
 

@@ -26,7 +26,8 @@ mod special_functions;
 mod welch;
 
 pub use describe::{
-    Description, mean, numpy_sum, percentile_of_sorted, sample_std, sample_variance,
+    Description, float_of_order_key, mean, numpy_sum, order_key, percentile_by_selection,
+    percentile_of_sorted, sample_std, sample_variance, sort_floats,
 };
 pub use effect_size::cohens_d;
 pub use kolmogorov_smirnov::{KsResult, kolmogorov_sf, ks_2samp, ks_2samp_sorted};
