@@ -150,6 +150,7 @@ pub fn analyse_partition(
     }
     let files = PartitionFiles::open(partition_dir)?;
     let data = files.parse(key)?;
+    check_row_counts(&data, key)?;
     let report = analyse(&data, options.sweep_min_levels);
     drop(data);
     drop(files);
@@ -176,4 +177,25 @@ pub fn analyse_partition(
         output::sync_dir(&paths.unmatched_dir)?;
     }
     Ok(report.figures)
+}
+
+/// The analyses index rows with `u32` (half the memory of `usize` in the
+/// linking tables), one value reserved for "no row": a partition file with
+/// more rows fails the partition with this error instead of reaching
+/// [`linking::link`]'s precondition.
+fn check_row_counts(data: &PartitionData<'_>, key: &str) -> Result<()> {
+    let limit = linking::NO_ROW as usize;
+    for (file, rows) in [("orders", data.orders.len()), ("trades", data.trades.len())] {
+        if rows >= limit {
+            return Err(crate::error::ErrorKind::Partition {
+                key: key.to_string(),
+                reason: format!(
+                    "{file}.csv has {rows} rows; at most {} are supported per file",
+                    limit - 1
+                ),
+            }
+            .into());
+        }
+    }
+    Ok(())
 }
