@@ -5,7 +5,7 @@
 //! the order of the detailed output and the order every later statistic
 //! consumes the values in.
 
-use super::linking::Linking;
+use super::linking::{Linking, ReferenceCursor};
 use super::load::PartitionData;
 use crate::stats::numpy_sum;
 
@@ -169,6 +169,9 @@ pub fn taker_metrics(
     let mut quantities = Vec::new();
     let mut notionals = Vec::new();
     let mut prices = Vec::new();
+    // Takers are in time order: each reference lookup starts where the
+    // previous one ended.
+    let mut cursor = ReferenceCursor::default();
     takers
         .iter()
         .map(|&row| {
@@ -198,7 +201,8 @@ pub fn taker_metrics(
             let filled_qty = numpy_sum(&quantities);
             let notional = numpy_sum(&notionals);
             let vwap = notional / filled_qty;
-            let arrival_price = linking.reference_price(orders.time_ns[r], trades);
+            let arrival_price =
+                linking.reference_price_from(&mut cursor, orders.time_ns[r], trades);
             let duration_ns = trades.time_ns[last] as i64 - orders.time_ns[r] as i64;
             TakerMetrics {
                 row,

@@ -3,7 +3,7 @@
 //! how far the unmatched limit orders sat from the market (the reference
 //! price) when they arrived, in basis points, positive = passive.
 
-use super::linking::Linking;
+use super::linking::{Linking, ReferenceCursor};
 use super::load::PartitionData;
 use crate::format::{OrderType, Side};
 use crate::stats::{mean, order_key, percentile_by_selection, push_count, push_float};
@@ -92,6 +92,9 @@ pub fn write_unmatched(data: &PartitionData<'_>, linking: &Linking, out: &mut Ve
         row.unmatched_qty.reserve(linking.canonical_rows.len());
         row.distances.reserve(linking.canonical_rows.len());
     }
+    // Orders come roughly in time order: each lookup starts where the
+    // previous one ended.
+    let mut cursor = ReferenceCursor::default();
     for &row in &linking.canonical_rows {
         let r = row as usize;
         let side = orders.side[r];
@@ -104,7 +107,8 @@ pub fn write_unmatched(data: &PartitionData<'_>, linking: &Linking, out: &mut Ve
         }
         let distance = if orders.order_type[r] == OrderType::Limit {
             orders.price[r].and_then(|price| {
-                let reference = linking.reference_price(orders.time_ns[r], trades)?;
+                let reference =
+                    linking.reference_price_from(&mut cursor, orders.time_ns[r], trades)?;
                 Some(match side {
                     Side::Buy => (reference - price) / reference * 1e4,
                     Side::Sell => (price - reference) / reference * 1e4,
