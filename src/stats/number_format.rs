@@ -10,8 +10,12 @@ pub fn push_float(out: &mut Vec<u8>, value: Option<f64>) {
     let Some(value) = value.filter(|v| v.is_finite()) else {
         return;
     };
-    // -0.0 == 0.0, so this also normalises a negative zero.
-    let value = if value == 0.0 { 0.0 } else { value };
+    // -0.0 == 0.0, so this also normalises a negative zero. Zero is the
+    // commonest value of all (impact, slippage, durations of one fill).
+    if value == 0.0 {
+        out.extend_from_slice(b"0.0");
+        return;
+    }
     if !push_short_decimal(out, value) {
         let mut buffer = ryu::Buffer::new();
         out.extend_from_slice(buffer.format_finite(value).as_bytes());
