@@ -138,7 +138,7 @@ impl<'a> Cursor<'a> {
     /// few instructions instead of a step per digit. The byte loop
     /// continues a longer run and reads the buffer's last bytes. (Prices
     /// and quantities, runs of one to four digits, are no faster this way.)
-    #[inline]
+    #[inline(always)]
     fn long_digits(&mut self) -> (u64, usize) {
         if let Some(chunk) = self.buf.get(self.at..).and_then(|b| b.first_chunk::<8>()) {
             let (run, value) = digit_run(u64::from_le_bytes(*chunk));
@@ -154,14 +154,14 @@ impl<'a> Cursor<'a> {
 
     /// An unsigned 64-bit integer of 1–19 digits ([`values::parse_u64`]
     /// accepts exactly these and longer ones, which are left to it).
-    #[inline]
+    #[inline(always)]
     fn id(&mut self) -> Option<u64> {
         let (value, len) = self.long_digits();
         (1..=19).contains(&len).then_some(value)
     }
 
     /// An order id on a trade: empty (unknown, 0) or an id.
-    #[inline]
+    #[inline(always)]
     fn optional_id(&mut self) -> Option<u64> {
         match self.peek() {
             Some(b',' | b'\n' | b'\r') | None => Some(0),
@@ -171,7 +171,7 @@ impl<'a> Cursor<'a> {
 
     /// `HH:MM:SS` with an optional `.` and 1–9 digits, as
     /// [`values::parse_time_ns`] reads it: nanoseconds and the text.
-    #[inline]
+    #[inline(always)]
     fn time(&mut self) -> Option<(u64, &'a [u8])> {
         let start = self.at;
         let &[h1, h2, c1, m1, m2, c2, s1, s2] = self.buf.get(start..)?.first_chunk::<8>()?;
@@ -203,7 +203,7 @@ impl<'a> Cursor<'a> {
     /// A decimal `[0-9]+(\.[0-9]*)?` or `\.[0-9]+`, as
     /// [`values::parse_decimal`] reads it: up to 15 digits its fast path
     /// (the same quotient), beyond that the function itself.
-    #[inline]
+    #[inline(always)]
     fn decimal(&mut self) -> Option<f64> {
         let start = self.at;
         let (mut mantissa, mut digits) = self.digits();
@@ -270,6 +270,7 @@ pub fn key_fields(buf: &[u8], start: usize) -> Option<(&[u8], &[u8], usize)> {
 /// when `has_order_type`) from `buf[values_start..]`, where its third
 /// field starts. Returns the row and where the next line starts, or
 /// `None`: ask the full parser.
+#[inline]
 pub fn scan_order(
     buf: &[u8],
     values_start: usize,
@@ -329,6 +330,7 @@ pub fn scan_order(
 /// when `has_aggressor_side`) from `buf[values_start..]`, where its third
 /// field starts. Returns the row and where the next line starts, or
 /// `None`: ask the full parser.
+#[inline]
 pub fn scan_trade(
     buf: &[u8],
     values_start: usize,
