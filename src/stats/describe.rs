@@ -202,26 +202,50 @@ pub fn percentile_of_sorted(sorted: &[f64], percent: f64) -> Option<f64> {
 /// those places, so the result is identical. Reorders `keys`; `None` for
 /// no values.
 pub fn percentile_by_selection(keys: &mut [i64], percent: f64) -> Option<f64> {
-    let last = keys.len().checked_sub(1)?;
-    let quantile = percent / 100.0;
-    let virtual_index = last as f64 * quantile;
-    let mut nth = |k: usize| float_of_order_key(*keys.select_nth_unstable(k).1);
-    if virtual_index >= last as f64 {
-        return Some(nth(last));
+    percentiles_by_selection(keys, [percent])[0]
+}
+
+/// [`percentile_by_selection`] of several percents at once. Each selection
+/// leaves the keys below its place no greater than those above, so with
+/// the percents ascending (the median, then the 90th) each later one
+/// searches only above the place of the one before; a percent out of
+/// order searches all the keys again. The results are the same either way.
+pub fn percentiles_by_selection<const N: usize>(
+    keys: &mut [i64],
+    percents: [f64; N],
+) -> [Option<f64>; N] {
+    let mut results = [None; N];
+    let Some(last) = keys.len().checked_sub(1) else {
+        return results;
+    };
+    // Every key before `done` is ≤ every key from `done` on.
+    let mut done = 0;
+    let mut nth = |keys: &mut [i64], k: usize| {
+        if k < done {
+            done = 0;
+        }
+        let at = *keys[done..].select_nth_unstable(k - done).1;
+        done = k;
+        at
+    };
+    for (result, percent) in results.iter_mut().zip(percents) {
+        let quantile = percent / 100.0;
+        let virtual_index = last as f64 * quantile;
+        *result = Some(if virtual_index >= last as f64 {
+            float_of_order_key(nth(keys, last))
+        } else if virtual_index <= 0.0 {
+            float_of_order_key(nth(keys, 0))
+        } else {
+            let below = virtual_index.floor();
+            let gamma = virtual_index - below;
+            let i = below as usize;
+            let at = nth(keys, i);
+            // `i` < `last`, so something lies above; its least is the next.
+            let next = keys[i + 1..].iter().copied().min().unwrap_or(at);
+            lerp(float_of_order_key(at), float_of_order_key(next), gamma)
+        });
     }
-    if virtual_index <= 0.0 {
-        return Some(nth(0));
-    }
-    let below = virtual_index.floor();
-    let gamma = virtual_index - below;
-    let (_, &mut at, above) = keys.select_nth_unstable(below as usize);
-    // `below` < `last`, so something lies above; its least is the next.
-    let next = *above.iter().min()?;
-    Some(lerp(
-        float_of_order_key(at),
-        float_of_order_key(next),
-        gamma,
-    ))
+    results
 }
 
 /// The summary statistics of one group of values (a row of
@@ -392,6 +416,35 @@ mod tests {
                 sort_floats(&mut sorted);
                 let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(&sorted), bits(&expected));
+            }
+        }
+    }
+
+    #[test]
+    fn several_percentiles_by_selection_equal_one_at_a_time() {
+        let mut state = 13u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for len in [0, 1, 2, 3, 4, 5, 9, 10, 11, 100, 1001] {
+            for _ in 0..30 {
+                let values: Vec<f64> = (0..len).map(|_| (next() % 50) as f64 - 20.0).collect();
+                let keys: Vec<i64> = values.iter().map(|&v| order_key(v)).collect();
+                let percents = [
+                    (next() % 101) as f64,
+                    (next() % 101) as f64,
+                    (next() % 101) as f64,
+                ];
+                for set in [percents, [50.0, 90.0, 99.0], [0.0, 100.0, 25.0]] {
+                    let together = percentiles_by_selection(&mut keys.clone(), set);
+                    for (percent, got) in set.into_iter().zip(together) {
+                        let alone = percentile_by_selection(&mut keys.clone(), percent);
+                        assert_eq!(got.map(f64::to_bits), alone.map(f64::to_bits), "{set:?}");
+                    }
+                }
             }
         }
     }
