@@ -2,6 +2,8 @@
 //! order, by order time then order id, with the order's own fields echoed
 //! (time and side as written, order type normalised) and its metrics.
 
+use std::ops::Range;
+
 use super::load::OrderColumns;
 use super::takers::TakerMetrics;
 use crate::stats::{push_count, push_float};
@@ -23,21 +25,35 @@ pub fn write_detailed(orders: &OrderColumns<'_>, takers: &[TakerMetrics], out: &
         out.push(b',');
         out.extend_from_slice(orders.order_type[r].code().as_bytes());
         out.push(b',');
-        push_float(out, Some(taker.order_qty));
+        let order_qty = push_float_at(out, taker.order_qty);
         out.push(b',');
         push_float(out, orders.price[r]);
         out.extend_from_slice(if taker.is_sweep { b",1," } else { b",0," });
         push_count(out, taker.fills);
         out.push(b',');
         push_count(out, taker.levels);
+        // A row repeats values: the filled quantity is usually the order's,
+        // and with one fill (most takers) the VWAP, first and last prices
+        // are one price, often the arrival price too. A value with the
+        // same bits as the one before it has the same text, copied instead
+        // of written again.
+        out.push(b',');
+        push_float_or_copy(out, taker.filled_qty, order_qty);
+        for value in [taker.fill_ratio, taker.notional] {
+            out.push(b',');
+            push_float(out, Some(value));
+        }
+        out.push(b',');
+        let mut previous = push_float_at(out, taker.vwap);
+        for value in [taker.first_price, taker.last_price] {
+            out.push(b',');
+            previous = push_float_or_copy(out, value, previous);
+        }
+        out.push(b',');
+        if let Some(arrival) = taker.arrival_price {
+            push_float_or_copy(out, arrival, previous);
+        }
         for value in [
-            Some(taker.filled_qty),
-            Some(taker.fill_ratio),
-            Some(taker.notional),
-            Some(taker.vwap),
-            Some(taker.first_price),
-            Some(taker.last_price),
-            taker.arrival_price,
             Some(taker.price_impact_bps),
             Some(taker.slippage_bps),
             taker.shortfall_bps,
@@ -47,5 +63,147 @@ pub fn write_detailed(orders: &OrderColumns<'_>, takers: &[TakerMetrics], out: &
             push_float(out, value);
         }
         out.push(b'\n');
+    }
+}
+
+/// A value written to the output and where its text is.
+#[derive(Clone)]
+struct Written {
+    value: f64,
+    text: Range<usize>,
+}
+
+/// Writes `value` and says where.
+#[inline]
+fn push_float_at(out: &mut Vec<u8>, value: f64) -> Written {
+    let start = out.len();
+    push_float(out, Some(value));
+    Written {
+        value,
+        text: start..out.len(),
+    }
+}
+
+/// Writes `value`, copying `earlier`'s text when it is the same float
+/// (same bits: the text depends on nothing else).
+#[inline]
+fn push_float_or_copy(out: &mut Vec<u8>, value: f64, earlier: Written) -> Written {
+    if value.to_bits() != earlier.value.to_bits() {
+        return push_float_at(out, value);
+    }
+    let start = out.len();
+    out.extend_from_within(earlier.text);
+    Written {
+        value,
+        text: start..out.len(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::{OrderType, Side};
+
+    /// The writer before it copied repeated values: every value written.
+    fn write_plain(orders: &OrderColumns<'_>, takers: &[TakerMetrics], out: &mut Vec<u8>) {
+        out.extend_from_slice(DETAILED_HEADER.as_bytes());
+        out.push(b'\n');
+        for taker in takers {
+            let r = taker.row as usize;
+            push_count(out, orders.order_id[r]);
+            for text in [
+                orders.time_text[r],
+                orders.side_text[r],
+                orders.order_type[r].code().as_bytes(),
+            ] {
+                out.push(b',');
+                out.extend_from_slice(text);
+            }
+            out.push(b',');
+            push_float(out, Some(taker.order_qty));
+            out.push(b',');
+            push_float(out, orders.price[r]);
+            out.extend_from_slice(if taker.is_sweep { b",1," } else { b",0," });
+            push_count(out, taker.fills);
+            out.push(b',');
+            push_count(out, taker.levels);
+            for value in [
+                Some(taker.filled_qty),
+                Some(taker.fill_ratio),
+                Some(taker.notional),
+                Some(taker.vwap),
+                Some(taker.first_price),
+                Some(taker.last_price),
+                taker.arrival_price,
+                Some(taker.price_impact_bps),
+                Some(taker.slippage_bps),
+                taker.shortfall_bps,
+                Some(taker.duration_ms),
+            ] {
+                out.push(b',');
+                push_float(out, value);
+            }
+            out.push(b'\n');
+        }
+    }
+
+    #[test]
+    fn repeated_values_are_written_as_the_plain_writer_writes_them() {
+        let mut state = 21u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        // Few distinct values, so that neighbours repeat, with the zeros,
+        // NaN and infinity whose texts are special.
+        let pool = [
+            0.0,
+            -0.0,
+            1.0,
+            7.57,
+            100.0,
+            3.7926744186046513,
+            -26.42007926023839,
+            f64::NAN,
+            f64::INFINITY,
+            1e20,
+        ];
+        let mut pick = || pool[(next() % pool.len() as u64) as usize];
+        let mut orders = OrderColumns::default();
+        let mut takers = Vec::new();
+        for row in 0..2_000u32 {
+            orders.order_id.push(u64::from(row) + 1);
+            orders.time_ns.push(0);
+            orders.time_text.push(b"09:30:00.1");
+            orders.side.push(Side::Buy);
+            orders.side_text.push(b"B");
+            orders.price.push(Some(pick()).filter(|_| row % 3 != 0));
+            orders.quantity.push(pick());
+            orders.order_type.push(OrderType::Limit);
+            takers.push(TakerMetrics {
+                row,
+                is_sweep: row % 2 == 0,
+                order_qty: pick(),
+                fills: 1,
+                levels: 1,
+                filled_qty: pick(),
+                fill_ratio: pick(),
+                notional: pick(),
+                vwap: pick(),
+                first_price: pick(),
+                last_price: pick(),
+                arrival_price: Some(pick()).filter(|_| row % 5 != 0),
+                price_impact_bps: pick(),
+                slippage_bps: pick(),
+                shortfall_bps: Some(pick()).filter(|_| row % 7 != 0),
+                duration_ms: pick(),
+            });
+        }
+        let (mut fast, mut plain) = (Vec::new(), Vec::new());
+        write_detailed(&orders, &takers, &mut fast);
+        write_plain(&orders, &takers, &mut plain);
+        assert_eq!(String::from_utf8(fast), String::from_utf8(plain));
     }
 }

@@ -72,8 +72,45 @@ impl Linking {
     /// The reference price of an order arriving at `time_ns`: the price of
     /// the last trade, linked or not, by `(time, trade_id)`, strictly
     /// earlier.
+    /// The analyses use [`Linking::reference_price_from`]; this plain
+    /// binary search is what the tests hold it to.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub fn reference_price(&self, time_ns: u64, trades: &TradeColumns) -> Option<f64> {
         let earlier = self.sorted_trade_times.partition_point(|&t| t < time_ns);
+        let last_earlier = *self.trade_order.get(earlier.checked_sub(1)?)?;
+        Some(trades.price[last_earlier as usize])
+    }
+
+    /// [`Linking::reference_price`] for order times that mostly come in
+    /// ascending order, as the orders of a file and the takers do: from
+    /// where the previous lookup (`cursor`) ended, a few steps forward
+    /// instead of a binary search over every trade. A time earlier than
+    /// the previous one, or far ahead of it, is searched as before, so the
+    /// answer is the same for any order of lookups.
+    #[inline]
+    pub fn reference_price_from(
+        &self,
+        cursor: &mut ReferenceCursor,
+        time_ns: u64,
+        trades: &TradeColumns,
+    ) -> Option<f64> {
+        let times = &self.sorted_trade_times;
+        // Invariant: `cursor.earlier` is the number of trades strictly
+        // before `cursor.time_ns`.
+        let earlier = if time_ns >= cursor.time_ns {
+            let mut at = cursor.earlier;
+            let limit = (at + ReferenceCursor::STEPS).min(times.len());
+            while at < limit && times[at] < time_ns {
+                at += 1;
+            }
+            if at == limit && at < times.len() && times[at] < time_ns {
+                at += times[at..].partition_point(|&t| t < time_ns);
+            }
+            at
+        } else {
+            times.partition_point(|&t| t < time_ns)
+        };
+        *cursor = ReferenceCursor { time_ns, earlier };
         let last_earlier = *self.trade_order.get(earlier.checked_sub(1)?)?;
         Some(trades.price[last_earlier as usize])
     }
@@ -83,6 +120,20 @@ impl Linking {
         let row = row as usize;
         &self.fills[self.fill_start[row] as usize..self.fill_start[row + 1] as usize]
     }
+}
+
+/// Where the previous [`Linking::reference_price_from`] lookup ended.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct ReferenceCursor {
+    /// The time looked up.
+    time_ns: u64,
+    /// How many trades are strictly earlier than `time_ns`.
+    earlier: usize,
+}
+
+impl ReferenceCursor {
+    /// Steps tried forward before a binary search of the rest.
+    const STEPS: usize = 8;
 }
 
 /// The id of a trade's taker order per SPEC §4, or `None` when the trade has
@@ -297,6 +348,45 @@ mod tests {
         );
         let takers: Vec<Option<u64>> = (0..4).map(|i| taker_id(&t, i)).collect();
         assert_eq!(takers, [Some(5), Some(9), None, None]);
+    }
+
+    /// The cursor answers as the binary search does, for times in any
+    /// order: ascending runs, jumps back, far jumps ahead, repeats.
+    #[test]
+    fn reference_prices_from_a_cursor_equal_the_binary_search() {
+        let mut state = 5u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for round in 0..50 {
+            let trade_count = (next() % 200) as usize;
+            let mut t = trades(&vec![(1, 2, None); trade_count], false);
+            for (i, (time, price)) in t.time_ns.iter_mut().zip(&mut t.price).enumerate() {
+                *time = next() % 100;
+                *price = i as f64;
+            }
+            let orders = OrderColumns::default();
+            let l = link(&orders, &t);
+            let mut cursor = ReferenceCursor::default();
+            let mut time = 0u64;
+            for _ in 0..300 {
+                time = match (next() + round) % 5 {
+                    0 => next() % 110,
+                    1 => time,
+                    2 => time + next() % 40,
+                    _ => time + next() % 3,
+                };
+                assert_eq!(
+                    l.reference_price_from(&mut cursor, time, &t)
+                        .map(f64::to_bits),
+                    l.reference_price(time, &t).map(f64::to_bits),
+                    "{time}"
+                );
+            }
+        }
     }
 
     #[test]

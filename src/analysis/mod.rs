@@ -115,9 +115,10 @@ pub fn analyse(data: &PartitionData<'_>, sweep_min_levels: u32) -> PartitionRepo
     report.tests_csv.push(b'\n');
     for (m, metric) in Metric::ALL.into_iter().enumerate() {
         samples.collect(&takers, metric);
-        table[0][m] = Description::of_sorted(&samples.sweep, &samples.sweep_sorted);
-        table[1][m] = Description::of_sorted(&samples.non_sweep, &samples.non_sweep_sorted);
-        table[2][m] = Description::of_sorted(&samples.all, &samples.all_sorted);
+        table[0][m] = Description::of_moments(&samples.sweep_moments, &samples.sweep_sorted);
+        table[1][m] =
+            Description::of_moments(&samples.non_sweep_moments, &samples.non_sweep_sorted);
+        table[2][m] = Description::of_moments(&samples.all_moments, &samples.all_sorted);
         if metric != Metric::Levels {
             tests_file::write_test_row(metric, &samples, &mut report.tests_csv);
         }

@@ -4,10 +4,11 @@
 //! sorted twice.
 
 use super::takers::{Metric, TakerMetrics};
+use crate::stats::{Moments, float_of_order_key, order_key};
 
 /// The defined values of one metric for sweep, non-sweep and all takers, in
-/// taker order (the order the means are summed in) and sorted. The buffers
-/// are reused from metric to metric.
+/// taker order (the order the means are summed in) and sorted, with their
+/// moments. The buffers are reused from metric to metric.
 #[derive(Debug, Default)]
 pub struct MetricSamples {
     /// Sweep takers' values, in taker order.
@@ -22,6 +23,15 @@ pub struct MetricSamples {
     pub non_sweep_sorted: Vec<f64>,
     /// `all`, sorted ascending (a merge of the two sorted groups).
     pub all_sorted: Vec<f64>,
+    /// The moments of `sweep`.
+    pub sweep_moments: Moments,
+    /// The moments of `non_sweep`.
+    pub non_sweep_moments: Moments,
+    /// The moments of `all`.
+    pub all_moments: Moments,
+    /// Scratch: the groups' sort keys.
+    sweep_keys: Vec<i64>,
+    non_sweep_keys: Vec<i64>,
 }
 
 impl MetricSamples {
@@ -40,28 +50,44 @@ impl MetricSamples {
                 self.all.push(value);
             }
         }
-        sorted_copy(&self.sweep, &mut self.sweep_sorted);
-        sorted_copy(&self.non_sweep, &mut self.non_sweep_sorted);
+        // Sorted as integer keys (see `crate::stats::sort_floats`), and
+        // merged as keys too: comparing integers is cheaper than
+        // `total_cmp`, and the keys' order is its order, so the floats come
+        // out the same.
+        sorted_keys(&self.sweep, &mut self.sweep_keys);
+        sorted_keys(&self.non_sweep, &mut self.non_sweep_keys);
         self.all_sorted.clear();
-        let (mut a, mut b) = (
-            self.sweep_sorted.iter().peekable(),
-            self.non_sweep_sorted.iter().peekable(),
-        );
-        loop {
-            let next = match (a.peek(), b.peek()) {
-                (Some(&&x), Some(&&y)) if x.total_cmp(&y).is_le() => a.next(),
-                (Some(_), Some(_)) => b.next(),
-                (Some(_), None) => a.next(),
-                (None, Some(_)) => b.next(),
-                (None, None) => break,
-            };
-            self.all_sorted.extend(next);
+        self.all_sorted.reserve(self.all.len());
+        let (a, b) = (&self.sweep_keys, &self.non_sweep_keys);
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() && j < b.len() {
+            if a[i] <= b[j] {
+                self.all_sorted.push(float_of_order_key(a[i]));
+                i += 1;
+            } else {
+                self.all_sorted.push(float_of_order_key(b[j]));
+                j += 1;
+            }
         }
+        self.all_sorted
+            .extend(a[i..].iter().chain(&b[j..]).map(|&k| float_of_order_key(k)));
+        floats_of_keys(&self.sweep_keys, &mut self.sweep_sorted);
+        floats_of_keys(&self.non_sweep_keys, &mut self.non_sweep_sorted);
+        self.sweep_moments = Moments::of(&self.sweep);
+        self.non_sweep_moments = Moments::of(&self.non_sweep);
+        self.all_moments = Moments::of(&self.all);
     }
 }
 
-fn sorted_copy(values: &[f64], out: &mut Vec<f64>) {
+/// `keys` := the sort keys of `values`, ascending.
+fn sorted_keys(values: &[f64], keys: &mut Vec<i64>) {
+    keys.clear();
+    keys.extend(values.iter().map(|&v| order_key(v)));
+    keys.sort_unstable();
+}
+
+/// `out` := the floats of `keys`.
+fn floats_of_keys(keys: &[i64], out: &mut Vec<f64>) {
     out.clear();
-    out.extend_from_slice(values);
-    crate::stats::sort_floats(out);
+    out.extend(keys.iter().map(|&k| float_of_order_key(k)));
 }

@@ -5,7 +5,7 @@
 //! the order of the detailed output and the order every later statistic
 //! consumes the values in.
 
-use super::linking::Linking;
+use super::linking::{Linking, ReferenceCursor};
 use super::load::PartitionData;
 use crate::stats::numpy_sum;
 
@@ -169,36 +169,50 @@ pub fn taker_metrics(
     let mut quantities = Vec::new();
     let mut notionals = Vec::new();
     let mut prices = Vec::new();
+    // Takers are in time order: each reference lookup starts where the
+    // previous one ended.
+    let mut cursor = ReferenceCursor::default();
     takers
         .iter()
         .map(|&row| {
             let fills = linking.fills_of(row);
             let r = row as usize;
-            quantities.clear();
-            notionals.clear();
-            prices.clear();
-            for &trade in fills {
-                let (price, quantity) = (
-                    trades.price[trade as usize],
-                    trades.quantity[trade as usize],
-                );
-                quantities.push(quantity);
-                notionals.push(price * quantity);
-                prices.push(price);
-            }
             let first = fills[0] as usize;
             let last = fills[fills.len() - 1] as usize;
             let first_price = trades.price[first];
             let last_price = trades.price[last];
-            prices.sort_unstable_by(f64::total_cmp);
-            prices.dedup_by(|a, b| a == b);
-            let levels = prices.len() as u64;
+            let (filled_qty, notional, levels) = if fills.len() == 1 {
+                // One fill (most takers): the sums of one value, taken as
+                // `numpy_sum` takes them, and one level, without the
+                // scratch vectors and the sort.
+                let (price, quantity) = (first_price, trades.quantity[first]);
+                (numpy_sum(&[quantity]), numpy_sum(&[price * quantity]), 1)
+            } else {
+                quantities.clear();
+                notionals.clear();
+                prices.clear();
+                for &trade in fills {
+                    let (price, quantity) = (
+                        trades.price[trade as usize],
+                        trades.quantity[trade as usize],
+                    );
+                    quantities.push(quantity);
+                    notionals.push(price * quantity);
+                    prices.push(price);
+                }
+                prices.sort_unstable_by(f64::total_cmp);
+                prices.dedup_by(|a, b| a == b);
+                (
+                    numpy_sum(&quantities),
+                    numpy_sum(&notionals),
+                    prices.len() as u64,
+                )
+            };
 
             let sigma = orders.side[r].sign();
-            let filled_qty = numpy_sum(&quantities);
-            let notional = numpy_sum(&notionals);
             let vwap = notional / filled_qty;
-            let arrival_price = linking.reference_price(orders.time_ns[r], trades);
+            let arrival_price =
+                linking.reference_price_from(&mut cursor, orders.time_ns[r], trades);
             let duration_ns = trades.time_ns[last] as i64 - orders.time_ns[r] as i64;
             TakerMetrics {
                 row,

@@ -8,7 +8,8 @@
 use super::samples::MetricSamples;
 use super::takers::Metric;
 use crate::stats::{
-    cohens_d, ks_2samp_sorted, mann_whitney_u_sorted, mean, push_count, push_float, welch_t_test,
+    cohens_d_of_moments, ks_2samp_sorted, mann_whitney_u_sorted, push_count, push_float,
+    welch_t_test_of_moments,
 };
 
 /// The header line of the statistical tests file.
@@ -24,12 +25,13 @@ pub fn write_test_row(metric: Metric, samples: &MetricSamples, out: &mut Vec<u8>
     push_count(out, non_sweep.len() as u64);
 
     // Each test returns None below two values per group, as the spec asks.
-    let welch = welch_t_test(sweep, non_sweep);
+    let (x, y) = (&samples.sweep_moments, &samples.non_sweep_moments);
+    let welch = welch_t_test_of_moments(x, y);
     let mann_whitney = mann_whitney_u_sorted(&samples.sweep_sorted, &samples.non_sweep_sorted);
     let ks = ks_2samp_sorted(&samples.sweep_sorted, &samples.non_sweep_sorted);
     let fields = [
-        mean(sweep),
-        mean(non_sweep),
+        x.mean,
+        y.mean,
         welch.map(|w| w.t),
         welch.map(|w| w.df),
         welch.map(|w| w.p),
@@ -37,7 +39,7 @@ pub fn write_test_row(metric: Metric, samples: &MetricSamples, out: &mut Vec<u8>
         mann_whitney.map(|m| m.p),
         ks.map(|k| k.d),
         ks.map(|k| k.p),
-        cohens_d(sweep, non_sweep),
+        cohens_d_of_moments(x, y),
     ];
     for field in fields {
         out.push(b',');

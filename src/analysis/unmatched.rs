@@ -3,10 +3,10 @@
 //! how far the unmatched limit orders sat from the market (the reference
 //! price) when they arrived, in basis points, positive = passive.
 
-use super::linking::Linking;
+use super::linking::{Linking, ReferenceCursor};
 use super::load::PartitionData;
 use crate::format::{OrderType, Side};
-use crate::stats::{mean, order_key, percentile_by_selection, push_count, push_float};
+use crate::stats::{mean, order_key, percentiles_by_selection, push_count, push_float};
 
 /// The header line of the unmatched orders file.
 pub const UNMATCHED_HEADER: &str = "side,orders,unmatched,unmatched_share,qty_mean,qty_median,qty_p90,limit_orders,with_reference,distance_bps_mean,distance_bps_median,distance_bps_p90,marketable,within_10bps,within_50bps,within_100bps,beyond_100bps";
@@ -71,9 +71,9 @@ impl SideRow {
 fn push_mean_median_p90(values: &[f64], out: &mut Vec<u8>, scratch: &mut Vec<i64>) {
     scratch.clear();
     scratch.extend(values.iter().map(|&v| order_key(v)));
-    // Two order statistics each: selection, not a sort of every value.
-    let median = percentile_by_selection(scratch, 50.0);
-    let p90 = percentile_by_selection(scratch, 90.0);
+    // Two order statistics each: selection, not a sort of every value,
+    // the 90th searched above the median only.
+    let [median, p90] = percentiles_by_selection(scratch, [50.0, 90.0]);
     for statistic in [mean(values), median, p90] {
         out.push(b',');
         push_float(out, statistic);
@@ -92,6 +92,9 @@ pub fn write_unmatched(data: &PartitionData<'_>, linking: &Linking, out: &mut Ve
         row.unmatched_qty.reserve(linking.canonical_rows.len());
         row.distances.reserve(linking.canonical_rows.len());
     }
+    // Orders come roughly in time order: each lookup starts where the
+    // previous one ended.
+    let mut cursor = ReferenceCursor::default();
     for &row in &linking.canonical_rows {
         let r = row as usize;
         let side = orders.side[r];
@@ -104,7 +107,8 @@ pub fn write_unmatched(data: &PartitionData<'_>, linking: &Linking, out: &mut Ve
         }
         let distance = if orders.order_type[r] == OrderType::Limit {
             orders.price[r].and_then(|price| {
-                let reference = linking.reference_price(orders.time_ns[r], trades)?;
+                let reference =
+                    linking.reference_price_from(&mut cursor, orders.time_ns[r], trades)?;
                 Some(match side {
                     Side::Buy => (reference - price) / reference * 1e4,
                     Side::Sell => (price - reference) / reference * 1e4,

@@ -39,6 +39,39 @@ const NANOS_PER_UNIT: [u64; 10] = [
     1,
 ];
 
+/// The run of ASCII digits that starts eight bytes read little-endian
+/// (the first byte lowest): its length (0–8) and its value.
+///
+/// A byte is a digit when neither `byte − '0'` borrows nor `byte + 0x46`
+/// reaches 0x80; either sets the byte's top bit. Below the first
+/// non-digit no byte borrows or carries into the next, so the lowest top
+/// bit set is exactly the first non-digit (bytes after it may be flagged
+/// or not: they are not looked at). The run's digits, shifted to the top
+/// of the word with zeros below, are then combined pairwise (the
+/// technique of `fast_float`'s eight-digit parse): 2561·x >> 8 forms the
+/// two-digit values, the masks and multipliers the four- and eight-digit
+/// ones.
+#[inline]
+fn digit_run(word: u64) -> (usize, u64) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let values = word.wrapping_sub(ONES * u64::from(b'0'));
+    let non_digits = (word.wrapping_add(ONES * 0x46) | values) & (ONES * 0x80);
+    let run = (non_digits.trailing_zeros() / 8) as usize;
+    if run == 0 {
+        return (0, 0);
+    }
+    let x = values << (8 * (8 - run));
+    let x = x.wrapping_mul(10).wrapping_add(x >> 8);
+    const MASK: u64 = 0x0000_00FF_0000_00FF;
+    const MUL1: u64 = 100 + (1_000_000 << 32);
+    const MUL2: u64 = 1 + (10_000 << 32);
+    let x = ((x & MASK)
+        .wrapping_mul(MUL1)
+        .wrapping_add(((x >> 16) & MASK).wrapping_mul(MUL2)))
+        >> 32;
+    (run, x)
+}
+
 /// A position in the file's bytes, moved field by field.
 struct Cursor<'a> {
     buf: &'a [u8],
@@ -99,16 +132,36 @@ impl<'a> Cursor<'a> {
         (value, self.at - start)
     }
 
+    /// [`Cursor::digits`] for runs that are usually long (ids, a time's
+    /// fraction): eight bytes looked at in one word when the buffer has
+    /// them — where the run ends and the value of its digits, each in a
+    /// few instructions instead of a step per digit. The byte loop
+    /// continues a longer run and reads the buffer's last bytes. (Prices
+    /// and quantities, runs of one to four digits, are no faster this way.)
+    #[inline(always)]
+    fn long_digits(&mut self) -> (u64, usize) {
+        if let Some(chunk) = self.buf.get(self.at..).and_then(|b| b.first_chunk::<8>()) {
+            let (run, value) = digit_run(u64::from_le_bytes(*chunk));
+            self.at += run;
+            if run < 8 {
+                return (value, run);
+            }
+            let (value, more) = self.digits_onto(value);
+            return (value, run + more);
+        }
+        self.digits()
+    }
+
     /// An unsigned 64-bit integer of 1–19 digits ([`values::parse_u64`]
     /// accepts exactly these and longer ones, which are left to it).
-    #[inline]
+    #[inline(always)]
     fn id(&mut self) -> Option<u64> {
-        let (value, len) = self.digits();
+        let (value, len) = self.long_digits();
         (1..=19).contains(&len).then_some(value)
     }
 
     /// An order id on a trade: empty (unknown, 0) or an id.
-    #[inline]
+    #[inline(always)]
     fn optional_id(&mut self) -> Option<u64> {
         match self.peek() {
             Some(b',' | b'\n' | b'\r') | None => Some(0),
@@ -118,7 +171,7 @@ impl<'a> Cursor<'a> {
 
     /// `HH:MM:SS` with an optional `.` and 1–9 digits, as
     /// [`values::parse_time_ns`] reads it: nanoseconds and the text.
-    #[inline]
+    #[inline(always)]
     fn time(&mut self) -> Option<(u64, &'a [u8])> {
         let start = self.at;
         let &[h1, h2, c1, m1, m2, c2, s1, s2] = self.buf.get(start..)?.first_chunk::<8>()?;
@@ -134,7 +187,7 @@ impl<'a> Cursor<'a> {
         let mut nanos = 0;
         if self.peek() == Some(b'.') {
             self.at += 1;
-            let (fraction, len) = self.digits();
+            let (fraction, len) = self.long_digits();
             if !(1..=9).contains(&len) {
                 return None;
             }
@@ -150,7 +203,7 @@ impl<'a> Cursor<'a> {
     /// A decimal `[0-9]+(\.[0-9]*)?` or `\.[0-9]+`, as
     /// [`values::parse_decimal`] reads it: up to 15 digits its fast path
     /// (the same quotient), beyond that the function itself.
-    #[inline]
+    #[inline(always)]
     fn decimal(&mut self) -> Option<f64> {
         let start = self.at;
         let (mut mantissa, mut digits) = self.digits();
@@ -217,6 +270,7 @@ pub fn key_fields(buf: &[u8], start: usize) -> Option<(&[u8], &[u8], usize)> {
 /// when `has_order_type`) from `buf[values_start..]`, where its third
 /// field starts. Returns the row and where the next line starts, or
 /// `None`: ask the full parser.
+#[inline]
 pub fn scan_order(
     buf: &[u8],
     values_start: usize,
@@ -276,6 +330,7 @@ pub fn scan_order(
 /// when `has_aggressor_side`) from `buf[values_start..]`, where its third
 /// field starts. Returns the row and where the next line starts, or
 /// `None`: ask the full parser.
+#[inline]
 pub fn scan_trade(
     buf: &[u8],
     values_start: usize,
@@ -326,6 +381,49 @@ mod tests {
     use std::path::Path;
 
     use super::*;
+
+    /// Digit runs read by words equal the byte-at-a-time loop, for runs of
+    /// every length, at every distance from the buffer's end, after any
+    /// non-digit byte (all 256), and onto any earlier value.
+    #[test]
+    fn digit_runs_read_by_words_equal_the_byte_loop() {
+        fn by_bytes(buf: &[u8], at: usize, mut value: u64) -> (u64, usize) {
+            let mut end = at;
+            while let Some(digit) = buf.get(end).map(|b| b.wrapping_sub(b'0')) {
+                if digit > 9 {
+                    break;
+                }
+                value = value.wrapping_mul(10).wrapping_add(u64::from(digit));
+                end += 1;
+            }
+            (value, end - at)
+        }
+        let mut state = 77u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for run in 0..24 {
+            for stop in 0..=255u8 {
+                for tail in 0..10 {
+                    let mut buf: Vec<u8> = (0..run).map(|_| b'0' + (next() % 10) as u8).collect();
+                    buf.push(stop);
+                    buf.extend((0..tail).map(|_| next() as u8));
+                    let at = (next() % 2) as usize;
+                    let buf = [&b"7"[..at], &buf].concat();
+                    for cut in [buf.len(), (at + run + 1).min(buf.len()), at + run / 2] {
+                        let buf = &buf[..cut.max(at)];
+                        let mut cursor = Cursor { buf, at };
+                        let fast = cursor.long_digits();
+                        assert_eq!(fast, by_bytes(buf, at, 0), "{buf:?}");
+                        assert_eq!(cursor.at, at + fast.1);
+                    }
+                }
+            }
+        }
+    }
     use crate::format::{FieldBuf, FileKind, Layout};
 
     /// Every one-byte edit (replace, insert, delete) of `row`, over an

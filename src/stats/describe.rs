@@ -27,35 +27,45 @@ pub fn numpy_sum(values: &[f64]) -> f64 {
 }
 
 fn pairwise_sum(values: &[f64]) -> f64 {
+    pairwise_sum_of(values, |v| v)
+}
+
+/// The pairwise sum of `term(v)` over `values`, adding in exactly the order
+/// [`pairwise_sum`] adds, without storing the terms first (the squared
+/// deviations of [`Moments::of`] were an allocation per variance).
+#[inline]
+fn pairwise_sum_of(values: &[f64], term: impl Fn(f64) -> f64 + Copy) -> f64 {
     let n = values.len();
     if n < UNROLL {
         let mut sum = 0.0;
         for &v in values {
-            sum += v;
+            sum += term(v);
         }
         sum
     } else if n <= PAIRWISE_BLOCK {
         let mut acc = [0.0f64; UNROLL];
-        acc.copy_from_slice(&values[..UNROLL]);
+        for (slot, &v) in acc.iter_mut().zip(&values[..UNROLL]) {
+            *slot = term(v);
+        }
         let whole = n - n % UNROLL;
         let mut i = UNROLL;
         while i < whole {
             for (lane, slot) in acc.iter_mut().enumerate() {
-                *slot += values[i + lane];
+                *slot += term(values[i + lane]);
             }
             i += UNROLL;
         }
         let mut sum =
             ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
         for &v in &values[whole..] {
-            sum += v;
+            sum += term(v);
         }
         sum
     } else {
         // Split near the middle, keeping the first half a multiple of UNROLL.
         let mut half = n / 2;
         half -= half % UNROLL;
-        pairwise_sum(&values[..half]) + pairwise_sum(&values[half..])
+        pairwise_sum_of(&values[..half], term) + pairwise_sum_of(&values[half..], term)
     }
 }
 
@@ -80,21 +90,46 @@ fn all_equal(values: &[f64]) -> bool {
 /// two passes, squared deviations from the mean summed pairwise. Exactly 0
 /// when all values are equal; `None` for fewer than two values.
 pub fn sample_variance(values: &[f64]) -> Option<f64> {
-    if values.len() < 2 {
-        return None;
+    Moments::of(values).variance
+}
+
+/// The count, mean and sample variance of a group of values, computed once
+/// and shared by every statistic that needs them (the summary's mean and
+/// std, Welch's test, Cohen's d): each used to sum the same values again.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Moments {
+    /// How many values.
+    pub count: usize,
+    /// [`mean`]; `None` for no values.
+    pub mean: Option<f64>,
+    /// [`sample_variance`]; `None` for fewer than two values.
+    pub variance: Option<f64>,
+}
+
+impl Moments {
+    /// The moments of `values`, in the order given (the sums depend on it
+    /// in the last bit, as NumPy's do).
+    pub fn of(values: &[f64]) -> Moments {
+        let mean = mean(values);
+        let variance = match mean {
+            Some(_) if values.len() < 2 => None,
+            Some(_) if all_equal(values) => Some(0.0),
+            Some(centre) => {
+                let squares = pairwise_sum_of(values, |v| {
+                    let d = v - centre;
+                    d * d
+                });
+                // `numpy_sum`'s start from the identity 0.0.
+                Some((0.0 + squares) / (values.len() - 1) as f64)
+            }
+            None => None,
+        };
+        Moments {
+            count: values.len(),
+            mean,
+            variance,
+        }
     }
-    if all_equal(values) {
-        return Some(0.0);
-    }
-    let centre = mean(values)?;
-    let squared_deviations: Vec<f64> = values
-        .iter()
-        .map(|v| {
-            let d = v - centre;
-            d * d
-        })
-        .collect();
-    Some(numpy_sum(&squared_deviations) / (values.len() - 1) as f64)
 }
 
 /// The sample standard deviation (`np.std(ddof=1)`); see [`sample_variance`].
@@ -167,26 +202,50 @@ pub fn percentile_of_sorted(sorted: &[f64], percent: f64) -> Option<f64> {
 /// those places, so the result is identical. Reorders `keys`; `None` for
 /// no values.
 pub fn percentile_by_selection(keys: &mut [i64], percent: f64) -> Option<f64> {
-    let last = keys.len().checked_sub(1)?;
-    let quantile = percent / 100.0;
-    let virtual_index = last as f64 * quantile;
-    let mut nth = |k: usize| float_of_order_key(*keys.select_nth_unstable(k).1);
-    if virtual_index >= last as f64 {
-        return Some(nth(last));
+    percentiles_by_selection(keys, [percent])[0]
+}
+
+/// [`percentile_by_selection`] of several percents at once. Each selection
+/// leaves the keys below its place no greater than those above, so with
+/// the percents ascending (the median, then the 90th) each later one
+/// searches only above the place of the one before; a percent out of
+/// order searches all the keys again. The results are the same either way.
+pub fn percentiles_by_selection<const N: usize>(
+    keys: &mut [i64],
+    percents: [f64; N],
+) -> [Option<f64>; N] {
+    let mut results = [None; N];
+    let Some(last) = keys.len().checked_sub(1) else {
+        return results;
+    };
+    // Every key before `done` is ≤ every key from `done` on.
+    let mut done = 0;
+    let mut nth = |keys: &mut [i64], k: usize| {
+        if k < done {
+            done = 0;
+        }
+        let at = *keys[done..].select_nth_unstable(k - done).1;
+        done = k;
+        at
+    };
+    for (result, percent) in results.iter_mut().zip(percents) {
+        let quantile = percent / 100.0;
+        let virtual_index = last as f64 * quantile;
+        *result = Some(if virtual_index >= last as f64 {
+            float_of_order_key(nth(keys, last))
+        } else if virtual_index <= 0.0 {
+            float_of_order_key(nth(keys, 0))
+        } else {
+            let below = virtual_index.floor();
+            let gamma = virtual_index - below;
+            let i = below as usize;
+            let at = nth(keys, i);
+            // `i` < `last`, so something lies above; its least is the next.
+            let next = keys[i + 1..].iter().copied().min().unwrap_or(at);
+            lerp(float_of_order_key(at), float_of_order_key(next), gamma)
+        });
     }
-    if virtual_index <= 0.0 {
-        return Some(nth(0));
-    }
-    let below = virtual_index.floor();
-    let gamma = virtual_index - below;
-    let (_, &mut at, above) = keys.select_nth_unstable(below as usize);
-    // `below` < `last`, so something lies above; its least is the next.
-    let next = *above.iter().min()?;
-    Some(lerp(
-        float_of_order_key(at),
-        float_of_order_key(next),
-        gamma,
-    ))
+    results
 }
 
 /// The summary statistics of one group of values (a row of
@@ -229,11 +288,17 @@ impl Description {
     /// [`Description::of`] when the caller already holds `sorted`, the same
     /// values sorted ascending (`values` keeps the order the mean uses).
     pub fn of_sorted(values: &[f64], sorted: &[f64]) -> Description {
-        debug_assert_eq!(values.len(), sorted.len());
+        Description::of_moments(&Moments::of(values), sorted)
+    }
+
+    /// [`Description::of_sorted`] when the caller already holds the
+    /// values' [`Moments`].
+    pub fn of_moments(moments: &Moments, sorted: &[f64]) -> Description {
+        debug_assert_eq!(moments.count, sorted.len());
         Description {
-            count: values.len() as u64,
-            mean: mean(values),
-            std: sample_std(values),
+            count: moments.count as u64,
+            mean: moments.mean,
+            std: moments.variance.map(f64::sqrt),
             min: sorted.first().copied(),
             p25: percentile_of_sorted(sorted, 25.0),
             median: percentile_of_sorted(sorted, 50.0),
@@ -256,6 +321,51 @@ mod tests {
         let long: Vec<f64> = (1..=1000).map(f64::from).collect();
         assert_eq!(numpy_sum(&long), 500_500.0);
         assert!(numpy_sum(&[-0.0]).is_sign_positive());
+    }
+
+    /// The variance as it was computed before [`Moments`]: the squared
+    /// deviations stored, then summed.
+    fn variance_by_stored_squares(values: &[f64]) -> Option<f64> {
+        if values.len() < 2 {
+            return None;
+        }
+        if all_equal(values) {
+            return Some(0.0);
+        }
+        let centre = mean(values)?;
+        let squares: Vec<f64> = values.iter().map(|v| (v - centre) * (v - centre)).collect();
+        Some(numpy_sum(&squares) / (values.len() - 1) as f64)
+    }
+
+    #[test]
+    fn moments_equal_the_stored_computation_bit_for_bit() {
+        let mut state = 11u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for len in [
+            0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 127, 128, 129, 300, 1000, 4099,
+        ] {
+            for _ in 0..5 {
+                let values: Vec<f64> = (0..len)
+                    .map(|_| (next() % 1_000_000) as f64 / 7.0 - 50_000.0)
+                    .collect();
+                let moments = Moments::of(&values);
+                assert_eq!(moments.count, len);
+                assert_eq!(
+                    moments.mean.map(f64::to_bits),
+                    mean(&values).map(f64::to_bits)
+                );
+                assert_eq!(
+                    moments.variance.map(f64::to_bits),
+                    variance_by_stored_squares(&values).map(f64::to_bits),
+                    "{len}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -306,6 +416,35 @@ mod tests {
                 sort_floats(&mut sorted);
                 let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(&sorted), bits(&expected));
+            }
+        }
+    }
+
+    #[test]
+    fn several_percentiles_by_selection_equal_one_at_a_time() {
+        let mut state = 13u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for len in [0, 1, 2, 3, 4, 5, 9, 10, 11, 100, 1001] {
+            for _ in 0..30 {
+                let values: Vec<f64> = (0..len).map(|_| (next() % 50) as f64 - 20.0).collect();
+                let keys: Vec<i64> = values.iter().map(|&v| order_key(v)).collect();
+                let percents = [
+                    (next() % 101) as f64,
+                    (next() % 101) as f64,
+                    (next() % 101) as f64,
+                ];
+                for set in [percents, [50.0, 90.0, 99.0], [0.0, 100.0, 25.0]] {
+                    let together = percentiles_by_selection(&mut keys.clone(), set);
+                    for (percent, got) in set.into_iter().zip(together) {
+                        let alone = percentile_by_selection(&mut keys.clone(), percent);
+                        assert_eq!(got.map(f64::to_bits), alone.map(f64::to_bits), "{set:?}");
+                    }
+                }
             }
         }
     }

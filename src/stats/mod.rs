@@ -26,11 +26,11 @@ mod special_functions;
 mod welch;
 
 pub use describe::{
-    Description, float_of_order_key, mean, numpy_sum, order_key, percentile_by_selection,
-    percentile_of_sorted, sample_std, sample_variance, sort_floats,
+    Description, Moments, float_of_order_key, mean, numpy_sum, order_key, percentile_by_selection,
+    percentile_of_sorted, percentiles_by_selection, sample_std, sample_variance, sort_floats,
 };
-pub use effect_size::cohens_d;
+pub use effect_size::{cohens_d, cohens_d_of_moments};
 pub use kolmogorov_smirnov::{KsResult, kolmogorov_sf, ks_2samp, ks_2samp_sorted};
 pub use mann_whitney::{MannWhitneyResult, mann_whitney_u, mann_whitney_u_sorted};
 pub use number_format::{push_count, push_float};
-pub use welch::{WelchResult, welch_t_test};
+pub use welch::{WelchResult, welch_t_test, welch_t_test_of_moments};

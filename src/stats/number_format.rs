@@ -10,8 +10,12 @@ pub fn push_float(out: &mut Vec<u8>, value: Option<f64>) {
     let Some(value) = value.filter(|v| v.is_finite()) else {
         return;
     };
-    // -0.0 == 0.0, so this also normalises a negative zero.
-    let value = if value == 0.0 { 0.0 } else { value };
+    // -0.0 == 0.0, so this also normalises a negative zero. Zero is the
+    // commonest value of all (impact, slippage, durations of one fill).
+    if value == 0.0 {
+        out.extend_from_slice(b"0.0");
+        return;
+    }
     if !push_short_decimal(out, value) {
         let mut buffer = ryu::Buffer::new();
         out.extend_from_slice(buffer.format_finite(value).as_bytes());
@@ -56,24 +60,37 @@ const UNIQUE_DIGITS_BOUND: u64 = 1_000_000_000_000_000; // 10^15
 /// one at a time), so this halves the cost of writing floats.
 fn push_short_decimal(out: &mut Vec<u8>, value: f64) -> bool {
     let magnitude = value.abs();
-    // As many fraction digits as keep `m` below 10^15.
-    let fraction_digits = if magnitude < 1e6 {
-        9
+    // As many fraction digits as keep `m` below 10^15. One copy of the
+    // writer per count, so that every division and remainder by a power of
+    // ten is by a constant, which compiles to a multiplication; through a
+    // table lookup they were hardware divisions, the costliest steps here.
+    if magnitude < 1e6 {
+        push_scaled::<9>(out, value, magnitude)
     } else if magnitude < 1e11 {
-        4
+        push_scaled::<4>(out, value, magnitude)
     } else if magnitude < 1e15 {
-        0
+        push_scaled::<0>(out, value, magnitude)
     } else {
-        return false;
-    };
-    let scale = POWERS_OF_TEN[fraction_digits];
+        false
+    }
+}
+
+/// [`push_short_decimal`] with `FRACTION_DIGITS` fraction digits (9, 4
+/// or 0) for `magnitude` = |`value`|.
+#[inline(always)]
+fn push_scaled<const FRACTION_DIGITS: usize>(
+    out: &mut Vec<u8>,
+    value: f64,
+    magnitude: f64,
+) -> bool {
+    let scale = POWERS_OF_TEN[FRACTION_DIGITS];
     // Rounded to nearest (`scaled` < 2^50, so adding 0.5 is exact enough
     // and the cast truncates a non-negative number; through `i64`, which
     // converts in one instruction, `u64` does not); any integer would do,
     // the check below decides.
     let m = (magnitude * scale as f64 + 0.5) as i64 as u64;
     // Below 10^-5 `ryu` switches to an exponent: `m / 10^9` ≥ 10^-5.
-    let smallest = POWERS_OF_TEN[fraction_digits.saturating_sub(5)];
+    let smallest = POWERS_OF_TEN[FRACTION_DIGITS.saturating_sub(5)];
     if m >= UNIQUE_DIGITS_BOUND || m < smallest || m as f64 / scale as f64 != magnitude {
         return false;
     }
@@ -96,9 +113,9 @@ fn push_short_decimal(out: &mut Vec<u8>, value: f64) -> bool {
     } else {
         // At most 8 trailing zeros (0 < fraction < 10^9): strip 8, 4, 2
         // and 1 of them where present, four steps instead of one per zero.
-        let mut width = fraction_digits;
+        let mut width = FRACTION_DIGITS;
         for (power, zeros) in [(100_000_000, 8), (10_000, 4), (100, 2), (10, 1)] {
-            if fraction.is_multiple_of(power) {
+            if zeros < FRACTION_DIGITS && fraction.is_multiple_of(power) {
                 fraction /= power;
                 width -= zeros;
             }

@@ -2,7 +2,7 @@
 //! equal_var=False)` computes it: the t statistic, the Welch–Satterthwaite
 //! degrees of freedom and the two-sided p-value from Student's t.
 
-use super::describe::{mean, sample_variance};
+use super::describe::Moments;
 use super::special_functions::student_t_two_sided_p;
 
 /// The outcome of [`welch_t_test`].
@@ -20,13 +20,19 @@ pub struct WelchResult {
 /// values, or when the statistic is not finite (both samples constant: the
 /// standard error is 0), which is when SPEC §4 leaves the fields empty.
 pub fn welch_t_test(x: &[f64], y: &[f64]) -> Option<WelchResult> {
-    if x.len() < 2 || y.len() < 2 {
+    welch_t_test_of_moments(&Moments::of(x), &Moments::of(y))
+}
+
+/// [`welch_t_test`] from the two samples' [`Moments`], computed once by a
+/// caller that needs them for other statistics too.
+pub fn welch_t_test_of_moments(x: &Moments, y: &Moments) -> Option<WelchResult> {
+    if x.count < 2 || y.count < 2 {
         return None;
     }
-    let (nx, ny) = (x.len() as f64, y.len() as f64);
-    let (mean_x, mean_y) = (mean(x)?, mean(y)?);
-    let var_x_over_n = sample_variance(x)? / nx;
-    let var_y_over_n = sample_variance(y)? / ny;
+    let (nx, ny) = (x.count as f64, y.count as f64);
+    let (mean_x, mean_y) = (x.mean?, y.mean?);
+    let var_x_over_n = x.variance? / nx;
+    let var_y_over_n = y.variance? / ny;
     let standard_error_sq = var_x_over_n + var_y_over_n;
     let df = standard_error_sq * standard_error_sq
         / (var_x_over_n * var_x_over_n / (nx - 1.0) + var_y_over_n * var_y_over_n / (ny - 1.0));
