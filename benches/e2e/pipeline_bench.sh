@@ -16,7 +16,7 @@
 #   RESULTS  raw logs and the report     [a new /tmp/pipeline-bench.XXXXXX]
 #   GEN_ARGS generator arguments         [--dates 2 --securities 40 --size 600M --seed 7]
 #
-# Each of our runs is a fresh `sweep-pipeline --force` into SCRATCH under
+# Each of our runs is a fresh `sweep-pipeline` into an empty SCRATCH/out under
 # /usr/bin/time -v, with the input warmed into the page cache first; the
 # phase times are the run's own summary lines ("extraction: ... in X s",
 # "processing: ... in Y s"). Throughput is input bytes / phase time for both
@@ -60,12 +60,15 @@ tfield() { grep "$1" "$2" | sed 's/.*: //'; }
 for round in $(seq 1 "$ROUNDS"); do
   for mode in durable no-fsync; do
     flag=(); [ "$mode" = no-fsync ] && flag=(--no-fsync)
+    # A fresh folder: with --force into the previous output the run would
+    # delete it (10,000+ files) inside the timed extraction phase.
+    rm -rf "$SCRATCH/out"
     cat "$ORDERS" "$TRADES" >/dev/null
     sync
     log=$RESULTS/r$round.$mode.log tf=$RESULTS/r$round.$mode.time
     load=$(cut -d' ' -f1 /proc/loadavg)
     /usr/bin/time -v -o "$tf" "$BIN" --orders "$ORDERS" --trades "$TRADES" \
-      --output "$SCRATCH/out" --workers "$WORKERS" --force --quiet "${flag[@]}" >"$log" 2>&1 ||
+      --output "$SCRATCH/out" --workers "$WORKERS" --quiet "${flag[@]}" >"$log" 2>&1 ||
       die "run failed, see $log"
     ext=$(sed -n 's/^extraction: .* in \([0-9.]*\)s.*/\1/p' "$log")
     proc=$(sed -n 's/^processing: .* in \([0-9.]*\)s.*/\1/p' "$log")
@@ -89,13 +92,14 @@ import os, re, statistics as st, sys
 tsv, nbytes, results = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 rows = [l.rstrip("\n").split("\t") for l in open(tsv)][1:]
 print(f"input {nbytes:,} bytes; medians of {len({r[0] for r in rows})} rounds\n")
-print("| run | extraction s | MB/s | processing s | MB/s | processing / extraction speed | wall s | peak RSS MiB |")
+print("| run | extraction s | MB/s | processing s | MB/s | processing / extraction speed (median of rounds) | wall s | peak RSS MiB |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|")
 for mode in ("durable", "no-fsync"):
     sel = [r for r in rows if r[1] == mode]
     e = st.median(float(r[2]) for r in sel); p = st.median(float(r[3]) for r in sel)
     w = st.median(float(r[4]) for r in sel); m = max(int(r[5]) for r in sel) / 1024
-    print(f"| ours, {mode} | {e:.2f} | {nbytes/e/1e6:.0f} | {p:.2f} | {nbytes/p/1e6:.0f} | {e/p:.2f}x | {w:.2f} | {m:.0f} |")
+    ratio = st.median(float(r[2]) / float(r[3]) for r in sel)
+    print(f"| ours, {mode} | {e:.2f} | {nbytes/e/1e6:.0f} | {p:.2f} | {nbytes/p/1e6:.0f} | {ratio:.2f}x | {w:.2f} | {m:.0f} |")
 pandas_log = os.path.join(results, "pandas.log")
 if os.path.exists(pandas_log):
     text = open(pandas_log).read()
