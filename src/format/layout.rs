@@ -1019,24 +1019,7 @@ mod tests {
         for (layout, rows) in all_cases {
             for row in rows {
                 let row = row.as_bytes();
-                let mut variants = vec![row.to_vec()];
-                for at in 0..=row.len() {
-                    if at < row.len() {
-                        let mut removed = row.to_vec();
-                        removed.remove(at);
-                        variants.push(removed);
-                    }
-                    for &byte in alphabet {
-                        if at < row.len() {
-                            let mut replaced = row.to_vec();
-                            replaced[at] = byte;
-                            variants.push(replaced);
-                        }
-                        let mut inserted = row.to_vec();
-                        inserted.insert(at, byte);
-                        variants.push(inserted);
-                    }
-                }
+                let variants = crate::format::one_byte_edits(row, alphabet);
                 for line in &variants {
                     let shown = String::from_utf8_lossy(line);
                     let classes = LineClasses::of_line(line, 0).expect("short line");
@@ -1119,24 +1102,7 @@ mod tests {
             for row in rows {
                 let row = row.as_bytes();
                 assert!(layout.parse_key(row, &mut scratch).is_ok());
-                let mut variants = vec![row.to_vec()];
-                for at in 0..=row.len() {
-                    if at < row.len() {
-                        let mut removed = row.to_vec();
-                        removed.remove(at);
-                        variants.push(removed);
-                    }
-                    for &byte in alphabet {
-                        if at < row.len() {
-                            let mut replaced = row.to_vec();
-                            replaced[at] = byte;
-                            variants.push(replaced);
-                        }
-                        let mut inserted = row.to_vec();
-                        inserted.insert(at, byte);
-                        variants.push(inserted);
-                    }
-                }
+                let variants = crate::format::one_byte_edits(row, alphabet);
                 for line in &variants {
                     let fast = layout.parse_key(line, &mut scratch);
                     let full = layout.parse_key_by_full_parse(line, &mut scratch);

@@ -25,3 +25,30 @@ pub use lines::{
 };
 pub use reject::{Column, RejectReason};
 pub use values::{Date, OrderType, Side};
+
+/// Every one-byte edit of `row` (each byte removed, each byte replaced by
+/// and each position given an insertion of every byte of `alphabet`), with
+/// `row` itself first: the tests that compare a fast row path with the full
+/// parse run them all.
+#[cfg(test)]
+pub(crate) fn one_byte_edits(row: &[u8], alphabet: &[u8]) -> Vec<Vec<u8>> {
+    let mut variants = vec![row.to_vec()];
+    for at in 0..=row.len() {
+        if at < row.len() {
+            let mut removed = row.to_vec();
+            removed.remove(at);
+            variants.push(removed);
+        }
+        for &byte in alphabet {
+            if at < row.len() {
+                let mut replaced = row.to_vec();
+                replaced[at] = byte;
+                variants.push(replaced);
+            }
+            let mut inserted = row.to_vec();
+            inserted.insert(at, byte);
+            variants.push(inserted);
+        }
+    }
+    variants
+}

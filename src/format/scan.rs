@@ -429,27 +429,7 @@ mod tests {
     /// Every one-byte edit (replace, insert, delete) of `row`, over an
     /// alphabet that reaches every rule.
     fn edits(row: &str) -> Vec<Vec<u8>> {
-        let alphabet = b"0195.,:-\"BSLM12x \r\n";
-        let row = row.as_bytes();
-        let mut variants = vec![row.to_vec()];
-        for at in 0..=row.len() {
-            if at < row.len() {
-                let mut removed = row.to_vec();
-                removed.remove(at);
-                variants.push(removed);
-            }
-            for &byte in alphabet {
-                if at < row.len() {
-                    let mut replaced = row.to_vec();
-                    replaced[at] = byte;
-                    variants.push(replaced);
-                }
-                let mut inserted = row.to_vec();
-                inserted.insert(at, byte);
-                variants.push(inserted);
-            }
-        }
-        variants
+        crate::format::one_byte_edits(row.as_bytes(), b"0195.,:-\"BSLM12x \r\n")
     }
 
     /// Runs `check(layout, buffer, content)` on every edit of every row,
