@@ -220,6 +220,18 @@ fn bench_route(c: &mut Criterion) {
         })
     });
 
+    // The same without AVX-512 (the path of CPUs that lack it), to show
+    // what the wide registers buy on this one.
+    group.throughput(Throughput::Bytes(orders.len() as u64));
+    group.bench_function("route_bytes_orders_portable", |b| {
+        let mut router = RowRouter::new(&orders_layout).without_avx512();
+        b.iter(|| {
+            let routed = router.route_bytes(0, black_box(&orders));
+            assert!(routed.rejected.is_empty());
+            black_box(routed.groups.len())
+        })
+    });
+
     group.finish();
 }
 

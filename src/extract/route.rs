@@ -23,7 +23,7 @@ use std::ops::Range;
 
 use rustc_hash::FxHashMap;
 
-use crate::format::classify::LineClasses;
+use crate::format::classify::{self, LineClasses};
 use crate::format::{
     Column, FieldBuf, KeySpans, Layout, RejectReason, is_blank, strip_terminator, values,
 };
@@ -118,90 +118,184 @@ pub struct RoutedChunk {
     pub rejected: Vec<RejectedLine>,
 }
 
-/// A key as its raw bytes: the date and code fields exactly as written. Two
-/// rows with equal raw keys have the same partition; two raw keys may name
-/// the same partition (a date written both ways).
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+/// A key as its raw bytes: the date and code fields exactly as written,
+/// each packed by [`packed_field`]. Two rows with equal raw keys have the
+/// same partition; two raw keys may name the same partition (a date written
+/// both ways).
+#[derive(Clone, Copy, PartialEq, Eq)]
 struct RawKey {
-    date: ShortField,
-    security_code: ShortField,
+    date: u128,
+    security_code: u128,
 }
 
-/// A field of at most 16 bytes as two words, zero past its end: compared
-/// and hashed in a few instructions, where a slice costs a `memcmp`.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-struct ShortField {
-    words: [u64; 2],
-    len: u8,
-}
-
-impl ShortField {
-    /// `buf[range]`, or `None` when it is longer than 16 bytes. Reads the
-    /// 16 bytes from the field's start when the buffer has them and masks
-    /// off the tail, which saves a copy for every field not at the end.
-    fn load(buf: &[u8], range: Range<usize>) -> Option<ShortField> {
-        let len = range.len();
-        if len > 16 {
-            return None;
-        }
-        let mut bytes = [0u8; 16];
-        match buf.get(range.start..range.start + 16) {
-            Some(window) => bytes.copy_from_slice(window),
-            None => bytes[..len].copy_from_slice(buf.get(range)?),
-        }
-        let (lo, hi) = bytes.split_at(8);
-        let word = |half: &[u8], lanes: usize| {
-            let mut array = [0u8; 8];
-            array.copy_from_slice(half);
-            let keep = if lanes >= 8 {
-                u64::MAX
-            } else {
-                (1u64 << (8 * lanes)) - 1
-            };
-            u64::from_le_bytes(array) & keep
-        };
-        Some(ShortField {
-            words: [word(lo, len), word(hi, len.saturating_sub(8))],
-            len: len as u8,
+impl RawKey {
+    /// Fx-style mixing of the four words: keys differ mostly in a few
+    /// bytes of the code, which the multiply spreads to the high bits the
+    /// table index is taken from.
+    fn hash(&self) -> u64 {
+        const K: u64 = 0xf135_7aea_2e62_a9c5;
+        let words = [
+            self.date as u64,
+            (self.date >> 64) as u64,
+            self.security_code as u64,
+            (self.security_code >> 64) as u64,
+        ];
+        words.iter().fold(0u64, |hash, &word| {
+            (hash ^ word).wrapping_mul(K).rotate_left(26)
         })
     }
 }
 
-/// Partition → group index for the chunk being routed.
+/// A field of at most 15 bytes as one `u128`: its bytes, zero past its
+/// end, and its length in the top byte (so `a` and `a\0` differ, and no
+/// packed field is 0). `None` when the field is longer. Reads the 16 bytes
+/// from the field's start when the buffer has them, which saves a copy for
+/// all but the last row of a chunk.
+#[inline(always)]
+fn packed_field(buf: &[u8], range: Range<usize>) -> Option<u128> {
+    let len = range.len();
+    if len > 15 {
+        return None;
+    }
+    let bytes = match buf.get(range.start..).and_then(<[u8]>::first_chunk::<16>) {
+        Some(window) => u128::from_le_bytes(*window),
+        None => {
+            let mut padded = [0u8; 16];
+            padded[..len].copy_from_slice(buf.get(range)?);
+            u128::from_le_bytes(padded)
+        }
+    };
+    let keep = (1u128 << (8 * len)) - 1;
+    Some(bytes & keep | (len as u128) << 120)
+}
+
+/// Raw key → partition, kept for the router's life: open addressing with
+/// linear probing over a power-of-two table at most half full. A row's
+/// lookup is one hash and (nearly always) one probe, where a general map
+/// cost several times that; the table holds one entry per way a partition
+/// was written, so it grows with the partitions, not the rows.
+struct RawKeyTable {
+    /// A slot whose key is [`RawKey::FREE`] is free.
+    slots: Vec<(RawKey, u32)>,
+    used: usize,
+}
+
+impl RawKey {
+    /// No packed field is 0, so no key is this one.
+    const FREE: RawKey = RawKey {
+        date: 0,
+        security_code: 0,
+    };
+}
+
+impl Default for RawKeyTable {
+    fn default() -> RawKeyTable {
+        RawKeyTable {
+            slots: vec![(RawKey::FREE, 0); 1024],
+            used: 0,
+        }
+    }
+}
+
+impl RawKeyTable {
+    /// The slot holding `key`, or the free slot where it belongs.
+    #[inline(always)]
+    fn slot_of(&self, key: &RawKey) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut at = (key.hash() >> 32) as usize & mask;
+        loop {
+            let (other, _) = &self.slots[at];
+            if other == key || *other == RawKey::FREE {
+                return at;
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    #[inline(always)]
+    fn get(&self, key: &RawKey) -> Option<u32> {
+        let (found, partition) = self.slots[self.slot_of(key)];
+        (found != RawKey::FREE).then_some(partition)
+    }
+
+    fn insert(&mut self, key: RawKey, partition: u32) {
+        if 2 * (self.used + 1) > self.slots.len() {
+            let larger = vec![(RawKey::FREE, 0); 2 * self.slots.len()];
+            let old = std::mem::replace(&mut self.slots, larger);
+            for (key, partition) in old.into_iter().filter(|(key, _)| *key != RawKey::FREE) {
+                let at = self.slot_of(&key);
+                self.slots[at] = (key, partition);
+            }
+        }
+        let at = self.slot_of(&key);
+        if self.slots[at].0 == RawKey::FREE {
+            self.used += 1;
+        }
+        self.slots[at] = (key, partition);
+    }
+}
+
+/// Every partition the router has seen, numbered, and which group of the
+/// chunk being routed each one has.
 #[derive(Default)]
 struct Groups {
+    /// Partition number → key.
+    partitions: Vec<PartitionKey>,
     /// Fx, not SipHash: keys come from the input, but a collision flood
-    /// could only slow one chunk's grouping, never change its result.
-    by_raw: FxHashMap<RawKey, usize>,
-    by_key: FxHashMap<PartitionKey, usize>,
-    /// Exchange dumps often hold runs of one security; remembering the
-    /// last raw key skips the lookup for those.
-    last: Option<(RawKey, usize)>,
+    /// could only slow the grouping, never change its result.
+    by_key: FxHashMap<PartitionKey, u32>,
+    by_raw: RawKeyTable,
+    /// Partition number → (chunk stamp, group in that chunk): a group is
+    /// current only when its stamp is this chunk's.
+    group_of: Vec<(u64, u32)>,
+    /// Counts the chunks routed; starts at 1 so that no partition's stamp
+    /// (0 when added) is current before its first row.
+    stamp: u64,
 }
 
 impl Groups {
-    fn clear(&mut self) {
-        self.by_raw.clear();
-        self.by_key.clear();
-        self.last = None;
+    /// Starts a new chunk: every partition is without a group.
+    fn next_chunk(&mut self) {
+        self.stamp += 1;
     }
 
-    /// The group of a validated key, created at the end of `groups` when new.
-    fn of_key(&mut self, key: PartitionKey, groups: &mut Vec<PartitionRows>) -> usize {
+    /// The number of a validated key, added when new.
+    fn partition_of(&mut self, key: PartitionKey) -> u32 {
         *self.by_key.entry(key).or_insert_with(|| {
+            self.partitions.push(key);
+            self.group_of.push((0, 0));
+            (self.partitions.len() - 1) as u32
+        })
+    }
+
+    /// The group of partition number `partition` in this chunk, created
+    /// at the end of `groups` on its first row.
+    #[inline(always)]
+    fn group_of(&mut self, partition: u32, groups: &mut Vec<PartitionRows>) -> usize {
+        let (stamp, group) = &mut self.group_of[partition as usize];
+        if *stamp != self.stamp {
+            *stamp = self.stamp;
+            *group = groups.len() as u32;
             groups.push(PartitionRows {
-                key,
+                key: self.partitions[partition as usize],
                 ranges: Vec::new(),
                 rows: 0,
             });
-            groups.len() - 1
-        })
+        }
+        *group as usize
+    }
+
+    /// The group of a validated key.
+    fn of_key(&mut self, key: PartitionKey, groups: &mut Vec<PartitionRows>) -> usize {
+        let partition = self.partition_of(key);
+        self.group_of(partition, groups)
     }
 
     /// The group of a row whose other columns passed, by the raw bytes of
     /// its key (spans relative to the line at `chunk[line_start]`); a key
-    /// not seen before in this chunk is validated first.
+    /// not seen before is validated first.
     /// `None` when the key is invalid or too long for a [`RawKey`].
+    #[inline(always)]
     fn of_raw(
         &mut self,
         (chunk, line_start): (&[u8], usize),
@@ -210,27 +304,24 @@ impl Groups {
     ) -> Option<usize> {
         let in_chunk = |span: &Range<usize>| line_start + span.start..line_start + span.end;
         let raw = RawKey {
-            date: ShortField::load(chunk, in_chunk(&spans.date))?,
-            security_code: ShortField::load(chunk, in_chunk(&spans.security_code))?,
+            date: packed_field(chunk, in_chunk(&spans.date))?,
+            security_code: packed_field(chunk, in_chunk(&spans.security_code))?,
         };
-        let line = &chunk[line_start..];
-        if let Some((last, group)) = self.last
-            && last == raw
-        {
-            return Some(group);
-        }
-        let group = match self.by_raw.get(&raw) {
-            Some(&group) => group,
-            None => {
-                let date = values::parse_date(&line[spans.date])?;
-                let key = PartitionKey::new(date, &line[spans.security_code])?;
-                let group = self.of_key(key, groups);
-                self.by_raw.insert(raw, group);
-                group
-            }
+        let partition = match self.by_raw.get(&raw) {
+            Some(partition) => partition,
+            None => self.add_raw(raw, &chunk[line_start..], spans)?,
         };
-        self.last = Some((raw, group));
-        Some(group)
+        Some(self.group_of(partition, groups))
+    }
+
+    /// Validates a raw key seen for the first time and remembers it.
+    #[cold]
+    fn add_raw(&mut self, raw: RawKey, line: &[u8], spans: KeySpans) -> Option<u32> {
+        let date = values::parse_date(&line[spans.date])?;
+        let key = PartitionKey::new(date, &line[spans.security_code])?;
+        let partition = self.partition_of(key);
+        self.by_raw.insert(raw, partition);
+        Some(partition)
     }
 }
 
@@ -239,6 +330,8 @@ pub struct RowRouter<'a> {
     layout: &'a Layout,
     fields: FieldBuf,
     groups: Groups,
+    /// Classify short lines with AVX-512 (detected once, in `new`).
+    avx512: bool,
 }
 
 impl<'a> RowRouter<'a> {
@@ -248,7 +341,15 @@ impl<'a> RowRouter<'a> {
             layout,
             fields: FieldBuf::default(),
             groups: Groups::default(),
+            avx512: classify::has_avx512(),
         }
+    }
+
+    /// The same router, with AVX-512 turned off: the portable path, which
+    /// the tests compare with the default one.
+    pub fn without_avx512(mut self) -> RowRouter<'a> {
+        self.avx512 = false;
+        self
     }
 
     /// Routes every line of `chunk`.
@@ -259,6 +360,29 @@ impl<'a> RowRouter<'a> {
     /// Routes every line of `bytes`, whole lines of an input's body, as
     /// chunk `seq`. The ranges of the result index into `bytes`.
     pub fn route_bytes(&mut self, seq: u64, bytes: &[u8]) -> RoutedChunk {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx512 {
+            // SAFETY: `avx512` is set only when the CPU has the features.
+            return unsafe { self.route_bytes_avx512(seq, bytes) };
+        }
+        self.route_lines::<false>(seq, bytes)
+    }
+
+    /// [`RowRouter::route_bytes`] compiled for AVX-512, so that the
+    /// classification inlined into it uses 64-byte registers.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512F and AVX-512BW.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw,bmi1,bmi2,popcnt,lzcnt")]
+    unsafe fn route_bytes_avx512(&mut self, seq: u64, bytes: &[u8]) -> RoutedChunk {
+        self.route_lines::<true>(seq, bytes)
+    }
+
+    /// The loop of [`RowRouter::route_bytes`]; `AVX512` says whether short
+    /// lines may be classified with AVX-512 (the caller checked the CPU).
+    #[inline(always)]
+    fn route_lines<const AVX512: bool>(&mut self, seq: u64, bytes: &[u8]) -> RoutedChunk {
         let mut routed = RoutedChunk {
             seq,
             lines: 0,
@@ -266,10 +390,34 @@ impl<'a> RowRouter<'a> {
             groups: Vec::new(),
             rejected: Vec::new(),
         };
-        self.groups.clear();
+        self.groups.next_chunk();
         let mut start = 0;
         while start < bytes.len() {
             let line_start = start;
+            #[cfg(target_arch = "x86_64")]
+            if AVX512 {
+                // SAFETY: `AVX512` is true only in `route_bytes_avx512`,
+                // which the CPU was checked to run.
+                let short = unsafe { LineClasses::of_short_line_avx512(bytes, line_start) };
+                if let Some(short) = short {
+                    start = line_start + short.next;
+                    let line_in_chunk = routed.lines;
+                    routed.lines += 1;
+                    let content = &bytes[line_start..line_start + short.len];
+                    if is_blank(content) {
+                        continue;
+                    }
+                    let fast = self
+                        .layout
+                        .check_classified(content, &short)
+                        .and_then(|spans| {
+                            self.groups
+                                .of_raw((bytes, line_start), spans, &mut routed.groups)
+                        });
+                    self.add_row(&mut routed, fast, content, line_in_chunk, line_start..start);
+                    continue;
+                }
+            }
             let classes = LineClasses::of_line(bytes, line_start);
             let content = match &classes {
                 Some(classes) => {
@@ -299,28 +447,43 @@ impl<'a> RowRouter<'a> {
                     self.groups
                         .of_raw((bytes, line_start), spans, &mut routed.groups)
                 });
-            let group = match fast {
-                Some(group) => group,
-                None => match self.full_check(content) {
-                    Ok(key) => self.groups.of_key(key, &mut routed.groups),
-                    Err(reason) => {
-                        routed.rejected.push(RejectedLine {
-                            line_in_chunk,
-                            reason,
-                            raw: content.to_vec(),
-                        });
-                        continue;
-                    }
-                },
-            };
-            let rows = &mut routed.groups[group];
-            match rows.ranges.last_mut() {
-                Some(previous) if previous.end == line_start => previous.end = start,
-                _ => rows.ranges.push(line_start..start),
-            }
-            rows.rows += 1;
+            self.add_row(&mut routed, fast, content, line_in_chunk, line_start..start);
         }
         routed
+    }
+
+    /// Records the non-blank line at `line` (terminator included) of the
+    /// chunk: in its group, found by the fast path (`fast`) or else by the
+    /// full check, or as rejected.
+    #[inline(always)]
+    fn add_row(
+        &mut self,
+        routed: &mut RoutedChunk,
+        fast: Option<usize>,
+        content: &[u8],
+        line_in_chunk: u64,
+        line: Range<usize>,
+    ) {
+        let group = match fast {
+            Some(group) => group,
+            None => match self.full_check(content) {
+                Ok(key) => self.groups.of_key(key, &mut routed.groups),
+                Err(reason) => {
+                    routed.rejected.push(RejectedLine {
+                        line_in_chunk,
+                        reason,
+                        raw: content.to_vec(),
+                    });
+                    return;
+                }
+            },
+        };
+        let rows = &mut routed.groups[group];
+        match rows.ranges.last_mut() {
+            Some(previous) if previous.end == line.start => previous.end = line.end,
+            _ => rows.ranges.push(line),
+        }
+        rows.rows += 1;
     }
 
     /// The key of a line by the full check, or why it is rejected.
@@ -333,5 +496,137 @@ impl<'a> RowRouter<'a> {
                 PartitionKey::new(row.date, row.security_code)
                     .ok_or(RejectReason::Invalid(Column::SecurityCode))
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::format::{FileKind, lines, one_byte_edits};
+
+    /// Each non-blank line of `chunk` (numbered from 0, blank lines
+    /// included) with the partition it was routed to or why it was rejected.
+    fn outcome(chunk: &[u8], routed: &RoutedChunk) -> Vec<(u64, Result<String, RejectReason>)> {
+        let mut line_starts = vec![0];
+        line_starts.extend(memchr::memchr_iter(b'\n', chunk).map(|at| at + 1));
+        let line_at = |offset: usize| line_starts.partition_point(|&start| start <= offset) - 1;
+        let mut seen: Vec<_> = routed
+            .rejected
+            .iter()
+            .map(|line| (line.line_in_chunk, Err(line.reason)))
+            .collect();
+        for group in &routed.groups {
+            let mut rows = 0;
+            for range in &group.ranges {
+                let (first, last) = (line_at(range.start), line_at(range.end - 1));
+                assert_eq!(line_starts[first], range.start, "ranges start at a line");
+                for line in first..=last {
+                    seen.push((line as u64, Ok(group.key.to_string())));
+                    rows += 1;
+                }
+            }
+            assert_eq!(rows, group.rows);
+        }
+        seen.sort_by_key(|(line, _)| *line);
+        seen
+    }
+
+    /// What the full check says of every non-blank line.
+    fn expected(layout: &Layout, chunk: &[u8]) -> Vec<(u64, Result<String, RejectReason>)> {
+        let mut fields = FieldBuf::default();
+        lines(chunk)
+            .filter(|(_, line)| !is_blank(line))
+            .map(|(number, line)| {
+                let key = layout.parse_key(line, &mut fields).map(|key| {
+                    PartitionKey::new(key.date, key.security_code)
+                        .expect("a valid code")
+                        .to_string()
+                });
+                (number - 1, key)
+            })
+            .collect()
+    }
+
+    /// Rows and their one-byte edits, each ending in `\n` or `\r\n`, and
+    /// lines of every length around the 64 bytes one AVX-512 step covers.
+    fn chunk_of(rows: &[&str]) -> Vec<u8> {
+        let mut chunk = Vec::new();
+        for (i, row) in rows.iter().enumerate() {
+            for (j, line) in one_byte_edits(row.as_bytes(), b"0,.:\"\r\nB9-")
+                .iter()
+                .enumerate()
+            {
+                chunk.extend_from_slice(line);
+                chunk.extend_from_slice(if (i + j) % 7 == 0 { b"\r\n" } else { b"\n" });
+            }
+            for pad in 0..24 {
+                let mut long = row.as_bytes().to_vec();
+                // Widens the quantity, which stays valid.
+                let cut = long.iter().rposition(|&b| b == b',').unwrap_or(0);
+                let at = long[..cut].iter().rposition(|&b| b == b',').unwrap_or(0) + 1;
+                long.splice(
+                    at..at,
+                    std::iter::repeat_n(b'1', pad + 40 - row.len().min(40)),
+                );
+                chunk.extend_from_slice(&long);
+                chunk.push(b'\n');
+            }
+        }
+        chunk.extend_from_slice(b"\n\r\n\r\r\n");
+        // The last line, without a terminator and near the end.
+        chunk.extend_from_slice(rows[0].as_bytes());
+        chunk
+    }
+
+    #[test]
+    fn every_line_is_routed_as_the_full_check_says_with_and_without_avx512() {
+        let cases: [(FileKind, &str, &[&str]); 4] = [
+            (
+                FileKind::Orders,
+                "date,security_code,order_id,time,side,price,quantity,order_type",
+                &[
+                    "2024-01-02,600089,1,09:30:00.002826,S,12.24,400,L",
+                    "20240102,600034,17,09:30:00,B,,200,M",
+                ],
+            ),
+            (
+                FileKind::Orders,
+                "price,side,extra,quantity,time,order_id,security_code,date",
+                &["12.5,B,x,100,10:00:00.5,3,SH600000,2024-02-29"],
+            ),
+            (
+                FileKind::Trades,
+                "date,security_code,trade_id,time,price,quantity,buy_order_id,sell_order_id,aggressor_side",
+                &[
+                    "2024-01-02,600180,1,09:30:00.056385,11.78,300,2,1,B",
+                    "2024-01-02,600180,2,09:30:00.1,11.78,300,,0,",
+                ],
+            ),
+            (
+                FileKind::Trades,
+                "date,security_code,trade_id,time,price,quantity,buy_order_id,sell_order_id",
+                &["2023-02-01,600519,123456,14:56:59.999999999,1834.00,1,100,200"],
+            ),
+        ];
+        for (kind, header, rows) in cases {
+            let layout = Layout::from_header(kind, header.as_bytes(), Path::new("t.csv"))
+                .expect("a valid header");
+            let chunk = chunk_of(rows);
+            let expected = expected(&layout, &chunk);
+            assert!(expected.iter().filter(|(_, key)| key.is_ok()).count() > 50);
+            assert!(expected.iter().filter(|(_, key)| key.is_err()).count() > 50);
+            let mut default = RowRouter::new(&layout);
+            let mut portable = RowRouter::new(&layout).without_avx512();
+            // Twice each: the second time the keys are already known.
+            for router in [&mut default, &mut portable] {
+                for seq in 0..2 {
+                    let routed = router.route_bytes(seq, &chunk);
+                    assert_eq!(outcome(&chunk, &routed), expected, "{header}");
+                    assert_eq!(routed.lines, lines(&chunk).count() as u64);
+                }
+            }
+        }
     }
 }

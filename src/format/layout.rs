@@ -193,8 +193,8 @@ pub struct Layout {
     kind: FileKind,
     /// `roles[i]` is the column at field position `i`, `None` for extras.
     roles: Vec<Option<Column>>,
-    /// `slots[i]` is `roles[i] as u8`, or [`EXTRA_SLOT`] for an extra.
-    slots: Vec<u8>,
+    /// Which field holds each column the mask check reads.
+    fields_of: ColumnIndex,
     /// True when the columns are exactly the spec's, in its order (the
     /// optional one last, if present): the fast path's fastest case.
     in_spec_order: bool,
@@ -221,28 +221,114 @@ fn side_of_valid(field: &[u8]) -> Side {
     }
 }
 
-/// Where each column's field is, for [`Layout::check_classified`]; a
-/// column the file does not have is an empty field nobody reads.
-struct ColumnFields<M> {
-    date: FieldBits<M>,
-    code: FieldBits<M>,
+/// The field index of each column the mask check reads ([`Layout::
+/// check_classified`] and the processing fast paths); a column the file does
+/// not have is 0, and never read (the kind and `has_optional` say which
+/// columns exist).
+#[derive(Clone, Copy, Debug, Default)]
+struct ColumnIndex {
+    date: u8,
+    code: u8,
     /// `order_id` or `trade_id`.
-    id: FieldBits<M>,
-    time: FieldBits<M>,
-    side: FieldBits<M>,
-    price: FieldBits<M>,
-    quantity: FieldBits<M>,
-    order_type: FieldBits<M>,
-    buy: FieldBits<M>,
-    sell: FieldBits<M>,
-    aggressor: FieldBits<M>,
+    id: u8,
+    time: u8,
+    side: u8,
+    /// `price` of either file.
+    price: u8,
+    quantity: u8,
+    order_type: u8,
+    buy: u8,
+    sell: u8,
+    aggressor: u8,
 }
 
-/// Slots of [`Layout::check_classified`]: one per [`Column`], one for all
-/// the extras.
-const SLOTS: usize = 14;
-const EXTRA_SLOT: u8 = SLOTS as u8 - 1;
-const _: () = assert!((Column::AggressorSide as usize) < EXTRA_SLOT as usize);
+impl ColumnIndex {
+    fn of(roles: &[Option<Column>]) -> ColumnIndex {
+        let mut index = ColumnIndex::default();
+        for (at, role) in roles.iter().enumerate() {
+            // The header had at most 127 commas if any row is to be
+            // classified; a wider one never reaches the mask check.
+            let at = u8::try_from(at).unwrap_or(u8::MAX);
+            let slot = match role {
+                Some(Column::Date) => &mut index.date,
+                Some(Column::SecurityCode) => &mut index.code,
+                Some(Column::OrderId | Column::TradeId) => &mut index.id,
+                Some(Column::Time) => &mut index.time,
+                Some(Column::Side) => &mut index.side,
+                Some(Column::OrderPrice | Column::TradePrice) => &mut index.price,
+                Some(Column::Quantity) => &mut index.quantity,
+                Some(Column::OrderType) => &mut index.order_type,
+                Some(Column::BuyOrderId) => &mut index.buy,
+                Some(Column::SellOrderId) => &mut index.sell,
+                Some(Column::AggressorSide) => &mut index.aggressor,
+                None => continue,
+            };
+            *slot = at;
+        }
+        index
+    }
+}
+
+/// Most fields a line may have for the mask check; a file with more
+/// columns takes the byte path (it would need a row of 32 fields in under
+/// 128 bytes to miss this one).
+const MAX_SPLIT_FIELDS: usize = 32;
+
+/// A classified line split at its commas: field `i` is
+/// `edges[i]..edges[i + 1] - 1`. Finding every comma costs two
+/// instructions a field; a field's bits are then made only for the
+/// columns a check reads.
+struct SplitLine {
+    edges: [u8; MAX_SPLIT_FIELDS + 1],
+}
+
+impl SplitLine {
+    fn new() -> SplitLine {
+        SplitLine {
+            edges: [0; MAX_SPLIT_FIELDS + 1],
+        }
+    }
+
+    /// Splits a line that has exactly `count` fields and no quote (the
+    /// byte path strips quotes); false for any other.
+    // Filled in place, never returned: moving the array after its bytes
+    // were stored one by one made the processor wait for every store
+    // (a store-forwarding stall, a third of the check's time).
+    #[inline(always)]
+    fn split<M: Mask>(&mut self, classes: &LineClasses<M>, count: usize) -> bool {
+        let separators = classes.commas | M::ONE << classes.len;
+        if classes.quotes != M::default() || separators.count() != count || count > MAX_SPLIT_FIELDS
+        {
+            return false;
+        }
+        let mut rest = separators;
+        for edge in &mut self.edges[1..=count] {
+            *edge = rest.lowest_index() as u8 + 1;
+            rest = rest & rest.below();
+        }
+        true
+    }
+
+    /// Where field `index` (below the count the line was split for) lies.
+    #[inline(always)]
+    fn span(&self, index: u8) -> Range<usize> {
+        // Every index is below the field count, so at most 31: the
+        // remainder only lets the compiler drop the bounds checks.
+        let index = usize::from(index) % MAX_SPLIT_FIELDS;
+        usize::from(self.edges[index])..usize::from(self.edges[index + 1]) - 1
+    }
+
+    /// Field `index`, with its bits.
+    #[inline(always)]
+    fn field<M: Mask>(&self, index: u8) -> FieldBits<M> {
+        let Range { start, end } = self.span(index);
+        FieldBits {
+            mask: M::span(start, end),
+            start,
+            end,
+        }
+    }
+}
 
 /// A leading UTF-8 byte order mark, skipped at the start of a file.
 pub const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -303,10 +389,7 @@ impl Layout {
             .optional()
             .iter()
             .any(|column| roles.contains(&Some(*column)));
-        let slots = roles
-            .iter()
-            .map(|role| role.map_or(EXTRA_SLOT, |column| column as u8))
-            .collect();
+        let fields_of = ColumnIndex::of(&roles);
         let in_spec_order = roles
             .iter()
             .copied()
@@ -315,7 +398,7 @@ impl Layout {
         Ok(Layout {
             kind,
             roles,
-            slots,
+            fields_of,
             in_spec_order,
             names,
             has_optional,
@@ -438,110 +521,51 @@ impl Layout {
         line: &[u8],
         classes: &LineClasses<M>,
     ) -> Option<KeySpans> {
-        if classes.quotes != M::default() {
+        let mut split = SplitLine::new();
+        if !split.split(classes, self.roles.len()) {
             return None;
         }
-        // The columns are checked in a fixed order, not field by field: a
-        // branch on each field's role was the costliest thing left on rows
-        // this short (an indirect jump per field, often mispredicted).
-        let mut fields = classes.fields();
-        let columns = if self.in_spec_order {
-            // The usual header: fields straight into their columns. Seven
-            // columns are required of either file; the rest (a trades
-            // file's `sell_order_id`, an optional column) follow.
-            let mut next = || fields.next();
-            let (date, code, id, time) = (next()?, next()?, next()?, next()?);
-            let (f4, f5, f6) = (next()?, next()?, next()?);
-            let none = FieldBits::<M>::default();
-            let f7 = if self.roles.len() > 7 { next()? } else { none };
-            let f8 = if self.roles.len() > 8 { next()? } else { none };
-            let in_order = |[side, price, quantity, order_type, buy, sell, aggressor]: [FieldBits<M>;
-                                7]| {
-                ColumnFields {
-                    date,
-                    code,
-                    id,
-                    time,
-                    side,
-                    price,
-                    quantity,
-                    order_type,
-                    buy,
-                    sell,
-                    aggressor,
-                }
-            };
-            match self.kind {
-                FileKind::Orders => in_order([f4, f5, f6, f7, none, none, none]),
-                FileKind::Trades => in_order([none, f4, f5, none, f6, f7, f8]),
-            }
-        } else {
-            // Any other header: each field to its column's slot first.
-            let mut slots = [FieldBits::<M>::default(); SLOTS];
-            for &slot in &self.slots {
-                slots[usize::from(slot)] = fields.next()?;
-            }
-            let slot = |column: Column| slots[column as usize];
-            let (id, price) = match self.kind {
-                FileKind::Orders => (Column::OrderId, Column::OrderPrice),
-                FileKind::Trades => (Column::TradeId, Column::TradePrice),
-            };
-            ColumnFields {
-                date: slot(Column::Date),
-                code: slot(Column::SecurityCode),
-                id: slot(id),
-                time: slot(Column::Time),
-                side: slot(Column::Side),
-                price: slot(price),
-                quantity: slot(Column::Quantity),
-                order_type: slot(Column::OrderType),
-                buy: slot(Column::BuyOrderId),
-                sell: slot(Column::SellOrderId),
-                aggressor: slot(Column::AggressorSide),
-            }
-        };
-        if fields.next().is_some() {
-            return None;
-        }
+        let at = &self.fields_of;
+        let field = |index: u8| split.field::<M>(index);
         let text = |field: FieldBits<M>| &line[field.start..field.end];
         let valid = match self.kind {
             FileKind::Orders => {
                 let order_type = if self.has_optional {
-                    values::parse_order_type(text(columns.order_type))
+                    values::parse_order_type(text(field(at.order_type)))
                 } else {
                     Some(OrderType::Limit)
                 };
-                let price_valid = if text(columns.price).is_empty() {
+                let price_valid = if text(field(at.price)).is_empty() {
                     order_type == Some(OrderType::Market)
                 } else {
-                    classes.decimal_is_positive(columns.price).is_some()
+                    classes.decimal_is_positive(field(at.price)).is_some()
                 };
-                classes.is_positive_u64(line, columns.id)
-                    && classes.is_valid_time(line, columns.time)
-                    && is_side(text(columns.side))
+                classes.is_positive_u64(line, field(at.id))
+                    && classes.is_valid_time(line, field(at.time))
+                    && is_side(text(field(at.side)))
                     && price_valid
-                    && classes.decimal_is_positive(columns.quantity) == Some(true)
+                    && classes.decimal_is_positive(field(at.quantity)) == Some(true)
                     && order_type.is_some()
             }
             FileKind::Trades => {
                 let order_id =
                     |field: FieldBits<M>| field.start == field.end || classes.is_u64(line, field);
                 let aggressor = || {
-                    let side = text(columns.aggressor);
+                    let side = text(field(at.aggressor));
                     side.is_empty() || is_side(side)
                 };
-                classes.is_u64(line, columns.id)
-                    && classes.is_valid_time(line, columns.time)
-                    && classes.decimal_is_positive(columns.price) == Some(true)
-                    && classes.decimal_is_positive(columns.quantity) == Some(true)
-                    && order_id(columns.buy)
-                    && order_id(columns.sell)
+                classes.is_u64(line, field(at.id))
+                    && classes.is_valid_time(line, field(at.time))
+                    && classes.decimal_is_positive(field(at.price)) == Some(true)
+                    && classes.decimal_is_positive(field(at.quantity)) == Some(true)
+                    && order_id(field(at.buy))
+                    && order_id(field(at.sell))
                     && (!self.has_optional || aggressor())
             }
         };
         valid.then_some(KeySpans {
-            date: columns.date.start..columns.date.end,
-            security_code: columns.code.start..columns.code.end,
+            date: split.span(at.date),
+            security_code: split.span(at.code),
         })
     }
 
@@ -564,23 +588,28 @@ impl Layout {
         classes: &LineClasses<M>,
     ) -> Option<(KeySpans, ClassifiedOrder<'a>)> {
         debug_assert_eq!(self.kind, FileKind::Orders);
-        let columns = self.classified_columns(classes)?;
+        let mut split = SplitLine::new();
+        if !split.split(classes, self.roles.len()) {
+            return None;
+        }
+        let at = &self.fields_of;
+        let field = |index: u8| split.field::<M>(index);
         let text = |field: FieldBits<M>| &line[field.start..field.end];
         let order_type = if self.has_optional {
-            values::parse_order_type(text(columns.order_type))?
+            values::parse_order_type(text(field(at.order_type)))?
         } else {
             OrderType::Limit
         };
-        let (price_text, side_text) = (text(columns.price), text(columns.side));
-        let valid = classes.is_positive_u64(line, columns.id)
-            && classes.is_valid_time(line, columns.time)
+        let (price_text, side_text) = (text(field(at.price)), text(field(at.side)));
+        let valid = classes.is_positive_u64(line, field(at.id))
+            && classes.is_valid_time(line, field(at.time))
             && is_side(side_text)
             && (if price_text.is_empty() {
                 order_type == OrderType::Market
             } else {
-                classes.decimal_is_positive(columns.price).is_some()
+                classes.decimal_is_positive(field(at.price)).is_some()
             })
-            && classes.decimal_is_positive(columns.quantity) == Some(true);
+            && classes.decimal_is_positive(field(at.quantity)) == Some(true);
         if !valid {
             return None;
         }
@@ -589,21 +618,22 @@ impl Layout {
         } else {
             Some(values::decimal_of_valid(price_text)?)
         };
-        let time_text = text(columns.time);
+        let time_text = text(field(at.time));
         let key = KeySpans {
-            date: columns.date.start..columns.date.end,
-            security_code: columns.code.start..columns.code.end,
+            date: split.span(at.date),
+            security_code: split.span(at.code),
         };
         Some((
             key,
             ClassifiedOrder {
-                order_id: values::u64_of_digits(text(columns.id))?,
+                order_id: values::u64_of_digits(text(field(at.id)))?,
                 time_ns: values::time_ns_of_valid(time_text)?,
                 time_text,
                 side: side_of_valid(side_text),
                 side_text,
                 price,
-                quantity: values::decimal_of_valid(text(columns.quantity)).filter(|&q| q > 0.0)?,
+                quantity: values::decimal_of_valid(text(field(at.quantity)))
+                    .filter(|&q| q > 0.0)?,
                 order_type,
             },
         ))
@@ -617,12 +647,17 @@ impl Layout {
         classes: &LineClasses<M>,
     ) -> Option<(KeySpans, ClassifiedTrade)> {
         debug_assert_eq!(self.kind, FileKind::Trades);
-        let columns = self.classified_columns(classes)?;
+        let mut split = SplitLine::new();
+        if !split.split(classes, self.roles.len()) {
+            return None;
+        }
+        let at = &self.fields_of;
+        let field = |index: u8| split.field::<M>(index);
         let text = |field: FieldBits<M>| &line[field.start..field.end];
-        let valid = classes.is_u64(line, columns.id)
-            && classes.is_valid_time(line, columns.time)
-            && classes.decimal_is_positive(columns.price) == Some(true)
-            && classes.decimal_is_positive(columns.quantity) == Some(true);
+        let valid = classes.is_u64(line, field(at.id))
+            && classes.is_valid_time(line, field(at.time))
+            && classes.decimal_is_positive(field(at.price)) == Some(true)
+            && classes.decimal_is_positive(field(at.quantity)) == Some(true);
         if !valid {
             return None;
         }
@@ -636,106 +671,29 @@ impl Layout {
                 None
             }
         };
-        let aggressor_side = match text(columns.aggressor) {
+        let aggressor_side = match text(field(at.aggressor)) {
             _ if !self.has_optional => None,
             b"" => None,
             side if is_side(side) => Some(side_of_valid(side)),
             _ => return None,
         };
         let key = KeySpans {
-            date: columns.date.start..columns.date.end,
-            security_code: columns.code.start..columns.code.end,
+            date: split.span(at.date),
+            security_code: split.span(at.code),
         };
         Some((
             key,
             ClassifiedTrade {
-                trade_id: values::u64_of_digits(text(columns.id))?,
-                time_ns: values::time_ns_of_valid(text(columns.time))?,
-                price: values::decimal_of_valid(text(columns.price)).filter(|&p| p > 0.0)?,
-                quantity: values::decimal_of_valid(text(columns.quantity)).filter(|&q| q > 0.0)?,
-                buy_order_id: order_id(columns.buy)?,
-                sell_order_id: order_id(columns.sell)?,
+                trade_id: values::u64_of_digits(text(field(at.id)))?,
+                time_ns: values::time_ns_of_valid(text(field(at.time)))?,
+                price: values::decimal_of_valid(text(field(at.price))).filter(|&p| p > 0.0)?,
+                quantity: values::decimal_of_valid(text(field(at.quantity)))
+                    .filter(|&q| q > 0.0)?,
+                buy_order_id: order_id(field(at.buy))?,
+                sell_order_id: order_id(field(at.sell))?,
                 aggressor_side,
             },
         ))
-    }
-
-    /// Splits a classified line by its comma mask into the fields of each
-    /// column. `None` when the line has a quote (the byte path strips
-    /// them) or not exactly the header's number of fields.
-    ///
-    /// [`Layout::check_classified`] does the same inline: extraction's hot
-    /// loop measured a third more instructions there when it called this
-    /// (the compiler materialised the returned fields), so the two copies
-    /// are kept apart on purpose.
-    #[inline(always)]
-    fn classified_columns<M: Mask>(&self, classes: &LineClasses<M>) -> Option<ColumnFields<M>> {
-        if classes.quotes != M::default() {
-            return None;
-        }
-        // The columns are checked in a fixed order, not field by field: a
-        // branch on each field's role was the costliest thing left on rows
-        // this short (an indirect jump per field, often mispredicted).
-        let mut fields = classes.fields();
-        let columns = if self.in_spec_order {
-            // The usual header: fields straight into their columns. Seven
-            // columns are required of either file; the rest (a trades
-            // file's `sell_order_id`, an optional column) follow.
-            let mut next = || fields.next();
-            let (date, code, id, time) = (next()?, next()?, next()?, next()?);
-            let (f4, f5, f6) = (next()?, next()?, next()?);
-            let none = FieldBits::<M>::default();
-            let f7 = if self.roles.len() > 7 { next()? } else { none };
-            let f8 = if self.roles.len() > 8 { next()? } else { none };
-            let in_order = |[side, price, quantity, order_type, buy, sell, aggressor]: [FieldBits<M>;
-                                7]| {
-                ColumnFields {
-                    date,
-                    code,
-                    id,
-                    time,
-                    side,
-                    price,
-                    quantity,
-                    order_type,
-                    buy,
-                    sell,
-                    aggressor,
-                }
-            };
-            match self.kind {
-                FileKind::Orders => in_order([f4, f5, f6, f7, none, none, none]),
-                FileKind::Trades => in_order([none, f4, f5, none, f6, f7, f8]),
-            }
-        } else {
-            // Any other header: each field to its column's slot first.
-            let mut slots = [FieldBits::<M>::default(); SLOTS];
-            for &slot in &self.slots {
-                slots[usize::from(slot)] = fields.next()?;
-            }
-            let slot = |column: Column| slots[column as usize];
-            let (id, price) = match self.kind {
-                FileKind::Orders => (Column::OrderId, Column::OrderPrice),
-                FileKind::Trades => (Column::TradeId, Column::TradePrice),
-            };
-            ColumnFields {
-                date: slot(Column::Date),
-                code: slot(Column::SecurityCode),
-                id: slot(id),
-                time: slot(Column::Time),
-                side: slot(Column::Side),
-                price: slot(price),
-                quantity: slot(Column::Quantity),
-                order_type: slot(Column::OrderType),
-                buy: slot(Column::BuyOrderId),
-                sell: slot(Column::SellOrderId),
-                aggressor: slot(Column::AggressorSide),
-            }
-        };
-        if fields.next().is_some() {
-            return None;
-        }
-        Some(columns)
     }
 
     /// The slow, obviously equivalent form of [`Layout::parse_key`]: the
