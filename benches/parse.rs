@@ -206,7 +206,7 @@ fn bench_route(c: &mut Criterion) {
         b.iter(|| {
             let routed = router.route_bytes(0, black_box(&orders));
             assert!(routed.rejected.is_empty());
-            black_box(routed.groups.len())
+            black_box(routed.groups().len())
         })
     });
 
@@ -216,7 +216,7 @@ fn bench_route(c: &mut Criterion) {
         b.iter(|| {
             let routed = router.route_bytes(0, black_box(&trades));
             assert!(routed.rejected.is_empty());
-            black_box(routed.groups.len())
+            black_box(routed.groups().len())
         })
     });
 
@@ -228,7 +228,7 @@ fn bench_route(c: &mut Criterion) {
         b.iter(|| {
             let routed = router.route_bytes(0, black_box(&orders));
             assert!(routed.rejected.is_empty());
-            black_box(routed.groups.len())
+            black_box(routed.groups().len())
         })
     });
 

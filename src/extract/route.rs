@@ -34,18 +34,19 @@ use super::source::Chunk;
 /// How many ranges ahead [`PartitionRows::append_to`] prefetches.
 const PREFETCH_AHEAD: usize = 4;
 
-/// The rows of one partition within one chunk, in input order.
-pub struct PartitionRows {
+/// The rows of one partition within one chunk, in input order: a view
+/// into a [`RoutedChunk`].
+pub struct PartitionRows<'a> {
     /// The partition.
     pub key: PartitionKey,
     /// Where the rows lie in the chunk, terminators included; consecutive
     /// rows of the partition share one range.
-    pub ranges: Vec<Range<usize>>,
+    pub ranges: &'a [Range<usize>],
     /// How many rows the ranges hold.
     pub rows: u64,
 }
 
-impl PartitionRows {
+impl PartitionRows<'_> {
     /// Appends the rows, verbatim, to `out`, each ending in a line
     /// terminator: the file's last line may lack one, and the next run's
     /// rows (or nothing) follow it in the partition file.
@@ -86,7 +87,7 @@ impl PartitionRows {
     /// The rows as one slice of the chunk, when they are one run of whole
     /// lines: the writer can then write them without copying.
     pub fn as_one_slice<'c>(&self, chunk: &'c [u8]) -> Option<&'c [u8]> {
-        match self.ranges.as_slice() {
+        match self.ranges {
             [range] => Some(&chunk[range.clone()]).filter(|rows| rows.last() == Some(&b'\n')),
             _ => None,
         }
@@ -112,10 +113,32 @@ pub struct RoutedChunk {
     pub lines: u64,
     /// Bytes of input the chunk covered.
     pub input_bytes: u64,
-    /// Rows per partition, in order of first appearance.
-    pub groups: Vec<PartitionRows>,
+    /// The partitions of the chunk, in order of first appearance.
+    groups: Vec<Group>,
+    /// The rows' ranges, grouped by partition: group `g`'s are
+    /// `ranges[groups[g].ranges.clone()]`.
+    ranges: Vec<Range<usize>>,
     /// Rejected lines, in input order.
     pub rejected: Vec<RejectedLine>,
+}
+
+/// A partition of a routed chunk.
+struct Group {
+    key: PartitionKey,
+    rows: u64,
+    /// Its slice of [`RoutedChunk::ranges`].
+    ranges: Range<usize>,
+}
+
+impl RoutedChunk {
+    /// Rows per partition, in order of first appearance in the chunk.
+    pub fn groups(&self) -> impl ExactSizeIterator<Item = PartitionRows<'_>> {
+        self.groups.iter().map(|group| PartitionRows {
+            key: group.key,
+            ranges: &self.ranges[group.ranges.clone()],
+            rows: group.rows,
+        })
+    }
 }
 
 /// A key as its raw bytes: the date and code fields exactly as written,
@@ -269,24 +292,20 @@ impl Groups {
     }
 
     /// The group of partition number `partition` in this chunk, created
-    /// at the end of `groups` on its first row.
+    /// (its key pushed on `groups`) on its first row.
     #[inline(always)]
-    fn group_of(&mut self, partition: u32, groups: &mut Vec<PartitionRows>) -> usize {
+    fn group_of(&mut self, partition: u32, groups: &mut Vec<PartitionKey>) -> u32 {
         let (stamp, group) = &mut self.group_of[partition as usize];
         if *stamp != self.stamp {
             *stamp = self.stamp;
             *group = groups.len() as u32;
-            groups.push(PartitionRows {
-                key: self.partitions[partition as usize],
-                ranges: Vec::new(),
-                rows: 0,
-            });
+            groups.push(self.partitions[partition as usize]);
         }
-        *group as usize
+        *group
     }
 
     /// The group of a validated key.
-    fn of_key(&mut self, key: PartitionKey, groups: &mut Vec<PartitionRows>) -> usize {
+    fn of_key(&mut self, key: PartitionKey, groups: &mut Vec<PartitionKey>) -> u32 {
         let partition = self.partition_of(key);
         self.group_of(partition, groups)
     }
@@ -300,8 +319,8 @@ impl Groups {
         &mut self,
         (chunk, line_start): (&[u8], usize),
         spans: KeySpans,
-        groups: &mut Vec<PartitionRows>,
-    ) -> Option<usize> {
+        groups: &mut Vec<PartitionKey>,
+    ) -> Option<u32> {
         let in_chunk = |span: &Range<usize>| line_start + span.start..line_start + span.end;
         let raw = RawKey {
             date: packed_field(chunk, in_chunk(&spans.date))?,
@@ -332,6 +351,12 @@ pub struct RowRouter<'a> {
     groups: Groups,
     /// Classify short lines with AVX-512 (detected once, in `new`).
     avx512: bool,
+    /// The chunk's rows in input order, by group, before they are grouped.
+    rows: Vec<(u32, Range<usize>)>,
+    /// The keys of the chunk's groups, by group.
+    keys: Vec<PartitionKey>,
+    /// Rows per group, then where each group's next range goes.
+    counts: Vec<usize>,
 }
 
 impl<'a> RowRouter<'a> {
@@ -342,6 +367,9 @@ impl<'a> RowRouter<'a> {
             fields: FieldBuf::default(),
             groups: Groups::default(),
             avx512: classify::has_avx512(),
+            rows: Vec::new(),
+            keys: Vec::new(),
+            counts: Vec::new(),
         }
     }
 
@@ -388,9 +416,12 @@ impl<'a> RowRouter<'a> {
             lines: 0,
             input_bytes: bytes.len() as u64,
             groups: Vec::new(),
+            ranges: Vec::new(),
             rejected: Vec::new(),
         };
         self.groups.next_chunk();
+        self.rows.clear();
+        self.keys.clear();
         let mut start = 0;
         while start < bytes.len() {
             let line_start = start;
@@ -412,7 +443,7 @@ impl<'a> RowRouter<'a> {
                         .check_classified(content, &short)
                         .and_then(|spans| {
                             self.groups
-                                .of_raw((bytes, line_start), spans, &mut routed.groups)
+                                .of_raw((bytes, line_start), spans, &mut self.keys)
                         });
                     self.add_row(&mut routed, fast, content, line_in_chunk, line_start..start);
                     continue;
@@ -445,11 +476,50 @@ impl<'a> RowRouter<'a> {
                 })
                 .and_then(|spans| {
                     self.groups
-                        .of_raw((bytes, line_start), spans, &mut routed.groups)
+                        .of_raw((bytes, line_start), spans, &mut self.keys)
                 });
             self.add_row(&mut routed, fast, content, line_in_chunk, line_start..start);
         }
+        self.group_rows(&mut routed);
         routed
+    }
+
+    /// Sorts the chunk's rows into their groups, keeping input order
+    /// within each (a counting sort), and joins a group's adjacent rows.
+    // Appending each row straight to a vector of its group's made the hot
+    // loop wait on a cache miss a row (a thousand groups' vectors do not
+    // stay in cache); here every pass is sequential but one, whose
+    // thousand write positions do.
+    fn group_rows(&mut self, routed: &mut RoutedChunk) {
+        self.counts.clear();
+        self.counts.resize(self.keys.len(), 0);
+        for (group, _) in &self.rows {
+            self.counts[*group as usize] += 1;
+        }
+        let mut next = 0;
+        routed.groups = (self.keys.iter().zip(&mut self.counts))
+            .map(|(&key, count)| {
+                let rows = *count;
+                *count = next;
+                next += rows;
+                Group {
+                    key,
+                    rows: rows as u64,
+                    ranges: *count..*count,
+                }
+            })
+            .collect();
+        routed.ranges = vec![0..0; self.rows.len()];
+        for (group, line) in self.rows.drain(..) {
+            let ranges = &mut routed.groups[group as usize].ranges;
+            match routed.ranges[ranges.clone()].last_mut() {
+                Some(previous) if previous.end == line.start => previous.end = line.end,
+                _ => {
+                    routed.ranges[ranges.end] = line;
+                    ranges.end += 1;
+                }
+            }
+        }
     }
 
     /// Records the non-blank line at `line` (terminator included) of the
@@ -459,7 +529,7 @@ impl<'a> RowRouter<'a> {
     fn add_row(
         &mut self,
         routed: &mut RoutedChunk,
-        fast: Option<usize>,
+        fast: Option<u32>,
         content: &[u8],
         line_in_chunk: u64,
         line: Range<usize>,
@@ -467,7 +537,7 @@ impl<'a> RowRouter<'a> {
         let group = match fast {
             Some(group) => group,
             None => match self.full_check(content) {
-                Ok(key) => self.groups.of_key(key, &mut routed.groups),
+                Ok(key) => self.groups.of_key(key, &mut self.keys),
                 Err(reason) => {
                     routed.rejected.push(RejectedLine {
                         line_in_chunk,
@@ -478,12 +548,7 @@ impl<'a> RowRouter<'a> {
                 }
             },
         };
-        let rows = &mut routed.groups[group];
-        match rows.ranges.last_mut() {
-            Some(previous) if previous.end == line.start => previous.end = line.end,
-            _ => rows.ranges.push(line),
-        }
-        rows.rows += 1;
+        self.rows.push((group, line));
     }
 
     /// The key of a line by the full check, or why it is rejected.
@@ -517,9 +582,9 @@ mod tests {
             .iter()
             .map(|line| (line.line_in_chunk, Err(line.reason)))
             .collect();
-        for group in &routed.groups {
+        for group in routed.groups() {
             let mut rows = 0;
-            for range in &group.ranges {
+            for range in group.ranges {
                 let (first, last) = (line_at(range.start), line_at(range.end - 1));
                 assert_eq!(line_starts[first], range.start, "ranges start at a line");
                 for line in first..=last {

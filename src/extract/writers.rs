@@ -171,7 +171,7 @@ impl PartitionWriters {
     }
 
     /// Appends one chunk's rows of one partition; `chunk` holds them.
-    pub fn append(&mut self, rows: &PartitionRows, chunk: &[u8]) -> Result<()> {
+    pub fn append(&mut self, rows: &PartitionRows<'_>, chunk: &[u8]) -> Result<()> {
         let id = match self.index.get(&rows.key) {
             Some(&id) => id,
             None => {
@@ -399,10 +399,10 @@ pub fn apply_groups(
     writers: &mut PartitionWriters,
 ) -> Result<u64> {
     let mut rows = 0;
-    for group in &routed.groups {
+    for group in routed.groups() {
         if shard_of(&group.key, shards) == shard {
             rows += group.rows;
-            writers.append(group, chunk)?;
+            writers.append(&group, chunk)?;
         }
     }
     Ok(rows)
