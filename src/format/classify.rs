@@ -366,6 +366,7 @@ impl<M: Mask> LineClasses<M> {
     }
 
     /// [`values::is_u64`].
+    #[inline(always)]
     pub fn is_u64(&self, line: &[u8], field: FieldBits<M>) -> bool {
         match field.end - field.start {
             0 => false,
@@ -376,12 +377,14 @@ impl<M: Mask> LineClasses<M> {
     }
 
     /// [`values::is_u64`] and not all zeros (an `order_id`).
+    #[inline(always)]
     pub fn is_positive_u64(&self, line: &[u8], field: FieldBits<M>) -> bool {
         self.is_u64(line, field) && self.nonzero_digits() & field.mask != M::default()
     }
 
     /// [`values::decimal_is_positive`]: digits with at most one dot, at
     /// least one digit; `Some(true)` when a digit is not zero.
+    #[inline(always)]
     pub fn decimal_is_positive(&self, field: FieldBits<M>) -> Option<bool> {
         let none = M::default();
         let non_digits = self.non_digits & field.mask;
@@ -393,6 +396,7 @@ impl<M: Mask> LineClasses<M> {
 
     /// [`values::is_valid_time`]: `HH:MM:SS` (at most 23:59:59) with an
     /// optional `.` and 1–9 digits.
+    #[inline(always)]
     pub fn is_valid_time(&self, line: &[u8], field: FieldBits<M>) -> bool {
         let len = field.end - field.start;
         if len != 8 && !(10..=18).contains(&len) {

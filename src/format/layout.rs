@@ -516,6 +516,9 @@ impl Layout {
     /// full check gives the reason, in header order) or has a quote. A row
     /// this accepts, and whose date and code then pass their own checks, is
     /// exactly a row `parse_key` accepts.
+    // Always inlined, so that it is compiled into each of extraction's
+    // loops with that loop's instruction set (popcnt, BMI with AVX-512).
+    #[inline(always)]
     pub fn check_classified<M: Mask>(
         &self,
         line: &[u8],
