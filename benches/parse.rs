@@ -220,6 +220,24 @@ fn bench_route(c: &mut Criterion) {
         })
     });
 
+    // Routing, then the writers' copy of every group's rows into its
+    // partition's buffer: the two halves of extraction's user-space work
+    // on one core, without the file system.
+    group.throughput(Throughput::Bytes(orders.len() as u64));
+    group.bench_function("route_and_copy_orders", |b| {
+        let mut router = RowRouter::new(&orders_layout);
+        let mut buffers: Vec<Vec<u8>> = Vec::new();
+        b.iter(|| {
+            let routed = router.route_bytes(0, black_box(&orders));
+            buffers.resize_with(routed.groups().len(), Vec::new);
+            for (group, buffer) in routed.groups().zip(&mut buffers) {
+                buffer.clear();
+                group.append_to(&orders, buffer);
+            }
+            black_box(buffers.len())
+        })
+    });
+
     // The same without AVX-512 (the path of CPUs that lack it), to show
     // what the wide registers buy on this one.
     group.throughput(Throughput::Bytes(orders.len() as u64));
