@@ -169,6 +169,18 @@ impl RawKey {
     }
 }
 
+/// `KEEP_BYTES[n]` keeps the low `n` bytes of a `u128` (a table: a
+/// variable 128-bit shift costs a dozen instructions).
+const KEEP_BYTES: [u128; 16] = {
+    let mut keep = [0u128; 16];
+    let mut len = 1;
+    while len < 16 {
+        keep[len] = (1u128 << (8 * len)) - 1;
+        len += 1;
+    }
+    keep
+};
+
 /// A field of at most 15 bytes as one `u128`: its bytes, zero past its
 /// end, and its length in the top byte (so `a` and `a\0` differ, and no
 /// packed field is 0). `None` when the field is longer. Reads the 16 bytes
@@ -188,8 +200,7 @@ fn packed_field(buf: &[u8], range: Range<usize>) -> Option<u128> {
             u128::from_le_bytes(padded)
         }
     };
-    let keep = (1u128 << (8 * len)) - 1;
-    Some(bytes & keep | (len as u128) << 120)
+    Some(bytes & KEEP_BYTES[len] | (len as u128) << 120)
 }
 
 /// Raw key → partition, kept for the router's life: open addressing with
