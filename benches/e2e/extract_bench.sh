@@ -15,13 +15,16 @@
 #   ROUNDS   rounds of the comparison    [3]
 #   POLARS   1 = include Polars          [1 if PY imports polars]
 #   SCRATCH  output folder, must be on the same file system as DATA_DIR
-#            [DATA_DIR/../extract-bench-scratch]; emptied between runs, removed at the end
+#            [DATA_DIR/../extract-bench-scratch]; outputs retired between runs
+#            (retire_output.sh), all removed at the end
 #   RESULTS  where raw logs and the report go [a new /tmp/extract-bench.XXXXXX]
 #   GEN_ARGS generator arguments         [--dates 5 --securities 200 --size 3G --seed 1]
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
+# shellcheck source=retire_output.sh
+. "$HERE/retire_output.sh"
 BIN=${BIN:-$REPO/target/release/sweep-pipeline}
 PY=${PY:-/work/venv-duckdb/bin/python}
 ROUNDS=${ROUNDS:-3}
@@ -72,7 +75,7 @@ machine_info() { # $1 = a path on the disk under test
 # Appends: round tool wall_s maxrss_kb exit load1 load5 load15
 measure() {
   local round=$1 tool=$2; shift 2
-  rm -rf "$SCRATCH/out"; mkdir -p "$SCRATCH/out"; sync
+  retire_output "$SCRATCH/out" "$SCRATCH/retired"; mkdir -p "$SCRATCH/out"; sync
   warm
   local resident; resident=$(resident_pct)
   local load; load=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -118,7 +121,7 @@ setup_data() {
     tee "$RESULTS/input.txt" >&2
 }
 
-cleanup() { [ -n "${SCRATCH:-}" ] && rm -rf "$SCRATCH/out" "$SCRATCH"/rss-* 2>/dev/null; rmdir "${SCRATCH:-/nonexistent}" 2>/dev/null || true; }
+cleanup() { [ -n "${SCRATCH:-}" ] && rm -rf "$SCRATCH/out" "$SCRATCH/retired" "$SCRATCH"/rss-* 2>/dev/null; rmdir "${SCRATCH:-/nonexistent}" 2>/dev/null || true; }
 trap cleanup EXIT
 
 # Once, outside the timings: ours wrote every input row exactly once, and the
@@ -168,7 +171,6 @@ compare() {
       measure "$r" polars  "$PY" "$PEER" --engine polars --orders "$ORDERS" --trades "$TRADES" --output "$SCRATCH/out/x"
       [ "$r" = 1 ] && check_peer polars
     fi
-    rm -rf "$SCRATCH/out"
   done
   python3 - "$TSV" "$INPUT_BYTES" <<'EOF' | tee "$RESULTS/report.md"
 import sys, statistics as st
@@ -234,7 +236,7 @@ rss_scaling() {
     local bytes=$(( $(stat -c %s "$ORDERS") + $(stat -c %s "$TRADES") ))
     measure "$size" ours_nofsync "$BIN" extract --orders "$ORDERS" --trades "$TRADES" --output "$SCRATCH/out/x" --no-fsync --quiet
     sed -i "\$s/\$/\t$bytes/" "$TSV"
-    rm -rf "$SCRATCH/out" "$d"
+    retire_output "$SCRATCH/out" "$SCRATCH/retired"; rm -rf "$d"
   done
   python3 - "$TSV" <<'EOF' | tee "$RESULTS/report-rss.md"
 import sys
@@ -253,7 +255,7 @@ profile() {
   setup_data "${1:-/work/bench/data3g}"
   machine_info "$DATA"
   warm
-  rm -rf "$SCRATCH/out"; mkdir -p "$SCRATCH/out"; sync
+  retire_output "$SCRATCH/out" "$SCRATCH/retired"; mkdir -p "$SCRATCH/out"; sync
   perf record -g -o "$RESULTS/perf.data" -- \
     "$BIN" extract --orders "$ORDERS" --trades "$TRADES" --output "$SCRATCH/out/x" --no-fsync --quiet
   # The release binary has no frame pointers, so -g call chains are mostly

@@ -25,6 +25,8 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
+# shellcheck source=retire_output.sh
+. "$HERE/retire_output.sh"
 BIN=${BIN:-$REPO/target/release/sweep-pipeline}
 PY=${PY:-/work/venv-duckdb/bin/python}
 ROUNDS=${ROUNDS:-3}
@@ -61,8 +63,9 @@ for round in $(seq 1 "$ROUNDS"); do
   for mode in durable no-fsync; do
     flag=(); [ "$mode" = no-fsync ] && flag=(--no-fsync)
     # A fresh folder: with --force into the previous output the run would
-    # delete it (10,000+ files) inside the timed extraction phase.
-    rm -rf "$SCRATCH/out"
+    # delete it (10,000+ files) inside the timed extraction phase; and the
+    # previous output is retired, not deleted (see retire_output.sh).
+    retire_output "$SCRATCH/out" "$SCRATCH/retired"
     cat "$ORDERS" "$TRADES" >/dev/null
     sync
     log=$RESULTS/r$round.$mode.log tf=$RESULTS/r$round.$mode.time
@@ -112,4 +115,5 @@ print("\nper round:")
 for r in rows:
     print(f"- round {r[0]} {r[1]}: extraction {r[2]} s, processing {r[3]} s, load {r[6]}")
 EOF
-echo "raw logs: $RESULTS" >&2
+purge_retired "$SCRATCH/retired"
+echo "raw logs: $RESULTS (the last output is left in $SCRATCH/out)" >&2
