@@ -6,13 +6,15 @@ use std::ops::Range;
 
 use super::load::OrderColumns;
 use super::takers::TakerMetrics;
-use crate::stats::{push_count, push_float};
+use crate::stats::{FloatTexts, push_count};
 
 /// The header line of the detailed file.
 pub const DETAILED_HEADER: &str = "order_id,time,side,order_type,order_qty,order_price,is_sweep,fills,levels,filled_qty,fill_ratio,notional,vwap,first_price,last_price,arrival_price,price_impact_bps,slippage_bps,shortfall_bps,duration_ms";
 
 /// Writes the detailed file's text (header included) to `out`.
 pub fn write_detailed(orders: &OrderColumns<'_>, takers: &[TakerMetrics], out: &mut Vec<u8>) {
+    // Most values repeat from row to row (see `FloatTexts`).
+    let mut texts = FloatTexts::default();
     out.extend_from_slice(DETAILED_HEADER.as_bytes());
     out.push(b'\n');
     for taker in takers {
@@ -25,9 +27,9 @@ pub fn write_detailed(orders: &OrderColumns<'_>, takers: &[TakerMetrics], out: &
         out.push(b',');
         out.extend_from_slice(orders.order_type[r].code().as_bytes());
         out.push(b',');
-        let order_qty = push_float_at(out, taker.order_qty);
+        let order_qty = push_float_at(&mut texts, out, taker.order_qty);
         out.push(b',');
-        push_float(out, orders.price[r]);
+        texts.push(out, orders.price[r]);
         out.extend_from_slice(if taker.is_sweep { b",1," } else { b",0," });
         push_count(out, taker.fills);
         out.push(b',');
@@ -38,20 +40,20 @@ pub fn write_detailed(orders: &OrderColumns<'_>, takers: &[TakerMetrics], out: &
         // same bits as the one before it has the same text, copied instead
         // of written again.
         out.push(b',');
-        push_float_or_copy(out, taker.filled_qty, order_qty);
+        push_float_or_copy(&mut texts, out, taker.filled_qty, order_qty);
         for value in [taker.fill_ratio, taker.notional] {
             out.push(b',');
-            push_float(out, Some(value));
+            texts.push(out, Some(value));
         }
         out.push(b',');
-        let mut previous = push_float_at(out, taker.vwap);
+        let mut previous = push_float_at(&mut texts, out, taker.vwap);
         for value in [taker.first_price, taker.last_price] {
             out.push(b',');
-            previous = push_float_or_copy(out, value, previous);
+            previous = push_float_or_copy(&mut texts, out, value, previous);
         }
         out.push(b',');
         if let Some(arrival) = taker.arrival_price {
-            push_float_or_copy(out, arrival, previous);
+            push_float_or_copy(&mut texts, out, arrival, previous);
         }
         for value in [
             Some(taker.price_impact_bps),
@@ -60,7 +62,7 @@ pub fn write_detailed(orders: &OrderColumns<'_>, takers: &[TakerMetrics], out: &
             Some(taker.duration_ms),
         ] {
             out.push(b',');
-            push_float(out, value);
+            texts.push(out, value);
         }
         out.push(b'\n');
     }
@@ -75,9 +77,9 @@ struct Written {
 
 /// Writes `value` and says where.
 #[inline]
-fn push_float_at(out: &mut Vec<u8>, value: f64) -> Written {
+fn push_float_at(texts: &mut FloatTexts, out: &mut Vec<u8>, value: f64) -> Written {
     let start = out.len();
-    push_float(out, Some(value));
+    texts.push(out, Some(value));
     Written {
         value,
         text: start..out.len(),
@@ -87,9 +89,14 @@ fn push_float_at(out: &mut Vec<u8>, value: f64) -> Written {
 /// Writes `value`, copying `earlier`'s text when it is the same float
 /// (same bits: the text depends on nothing else).
 #[inline]
-fn push_float_or_copy(out: &mut Vec<u8>, value: f64, earlier: Written) -> Written {
+fn push_float_or_copy(
+    texts: &mut FloatTexts,
+    out: &mut Vec<u8>,
+    value: f64,
+    earlier: Written,
+) -> Written {
     if value.to_bits() != earlier.value.to_bits() {
-        return push_float_at(out, value);
+        return push_float_at(texts, out, value);
     }
     let start = out.len();
     out.extend_from_within(earlier.text);
@@ -103,6 +110,7 @@ fn push_float_or_copy(out: &mut Vec<u8>, value: f64, earlier: Written) -> Writte
 mod tests {
     use super::*;
     use crate::format::{OrderType, Side};
+    use crate::stats::push_float;
 
     /// The writer before it copied repeated values: every value written.
     fn write_plain(orders: &OrderColumns<'_>, takers: &[TakerMetrics], out: &mut Vec<u8>) {
