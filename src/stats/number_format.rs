@@ -316,10 +316,21 @@ fn write_digits(slots: &mut [u8], mut value: u64) {
     }
 }
 
-/// Appends a count to `out` as a decimal integer. Counts and ids below
-/// 10^16 (all but absurd ones) are written as one or two words of eight
-/// digits ([`eight_digits`]).
+/// Appends a count to `out` as a decimal integer.
+#[inline]
 pub fn push_count(out: &mut Vec<u8>, count: u64) {
+    // One digit, as the fills and levels of most takers: one byte, inline.
+    if count < 10 {
+        out.push(b'0' + count as u8);
+    } else {
+        push_long_count(out, count);
+    }
+}
+
+/// [`push_count`] from 10 on. Counts and ids below 10^16 (all but absurd
+/// ones) are written as one or two words of eight digits
+/// ([`eight_digits`]).
+fn push_long_count(out: &mut Vec<u8>, count: u64) {
     let mut text = [0u8; TEXT_CAPACITY];
     let len = if count < 100_000_000 {
         let (digits, width) = leading_digits(count);
