@@ -49,7 +49,7 @@ const REMEMBERED_BITS: u32 = 12;
 
 impl Default for FloatTexts {
     fn default() -> FloatTexts {
-        // NaN bits: never looked up (non-finite values write nothing).
+        // Every slot holds the text of its bits, at first NaN's: empty.
         let empty = RememberedText {
             bits: f64::NAN.to_bits(),
             text: [0; TEXT_CAPACITY],
@@ -64,10 +64,12 @@ impl FloatTexts {
     /// Appends `value` to `out` exactly as [`push_float`] does.
     #[inline]
     pub fn push(&mut self, out: &mut Vec<u8>, value: Option<f64>) {
-        let Some(value) = value.filter(|v| v.is_finite() && *v != 0.0) else {
-            push_float(out, value);
+        let Some(value) = value else {
             return;
         };
+        // Any float, zeros and non-finite ones included: its text (empty
+        // for the latter) depends on its bits alone all the same, and one
+        // lookup costs less than telling them apart first.
         let bits = value.to_bits();
         // Fibonacci hashing: the top bits of the product depend on every
         // bit of the float, the low mantissa bits of round numbers being
