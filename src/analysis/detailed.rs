@@ -2,8 +2,6 @@
 //! order, by order time then order id, with the order's own fields echoed
 //! (time and side as written, order type normalised) and its metrics.
 
-use std::ops::Range;
-
 use super::load::OrderColumns;
 use super::takers::TakerMetrics;
 use crate::stats::{FloatTexts, push_count};
@@ -27,35 +25,21 @@ pub fn write_detailed(orders: &OrderColumns<'_>, takers: &[TakerMetrics], out: &
         out.push(b',');
         out.extend_from_slice(orders.order_type[r].code().as_bytes());
         out.push(b',');
-        let order_qty = push_float_at(&mut texts, out, taker.order_qty);
+        texts.push(out, Some(taker.order_qty));
         out.push(b',');
         texts.push(out, orders.price[r]);
         out.extend_from_slice(if taker.is_sweep { b",1," } else { b",0," });
         push_count(out, taker.fills);
         out.push(b',');
         push_count(out, taker.levels);
-        // A row repeats values: the filled quantity is usually the order's,
-        // and with one fill (most takers) the VWAP, first and last prices
-        // are one price, often the arrival price too. A value with the
-        // same bits as the one before it has the same text, copied instead
-        // of written again.
-        out.push(b',');
-        push_float_or_copy(&mut texts, out, taker.filled_qty, order_qty);
-        for value in [taker.fill_ratio, taker.notional] {
-            out.push(b',');
-            texts.push(out, Some(value));
-        }
-        out.push(b',');
-        let mut previous = push_float_at(&mut texts, out, taker.vwap);
-        for value in [taker.first_price, taker.last_price] {
-            out.push(b',');
-            previous = push_float_or_copy(&mut texts, out, value, previous);
-        }
-        out.push(b',');
-        if let Some(arrival) = taker.arrival_price {
-            push_float_or_copy(&mut texts, out, arrival, previous);
-        }
         for value in [
+            Some(taker.filled_qty),
+            Some(taker.fill_ratio),
+            Some(taker.notional),
+            Some(taker.vwap),
+            Some(taker.first_price),
+            Some(taker.last_price),
+            taker.arrival_price,
             Some(taker.price_impact_bps),
             Some(taker.slippage_bps),
             taker.shortfall_bps,
@@ -68,51 +52,13 @@ pub fn write_detailed(orders: &OrderColumns<'_>, takers: &[TakerMetrics], out: &
     }
 }
 
-/// A value written to the output and where its text is.
-#[derive(Clone)]
-struct Written {
-    value: f64,
-    text: Range<usize>,
-}
-
-/// Writes `value` and says where.
-#[inline]
-fn push_float_at(texts: &mut FloatTexts, out: &mut Vec<u8>, value: f64) -> Written {
-    let start = out.len();
-    texts.push(out, Some(value));
-    Written {
-        value,
-        text: start..out.len(),
-    }
-}
-
-/// Writes `value`, copying `earlier`'s text when it is the same float
-/// (same bits: the text depends on nothing else).
-#[inline]
-fn push_float_or_copy(
-    texts: &mut FloatTexts,
-    out: &mut Vec<u8>,
-    value: f64,
-    earlier: Written,
-) -> Written {
-    if value.to_bits() != earlier.value.to_bits() {
-        return push_float_at(texts, out, value);
-    }
-    let start = out.len();
-    out.extend_from_within(earlier.text);
-    Written {
-        value,
-        text: start..out.len(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::format::{OrderType, Side};
     use crate::stats::push_float;
 
-    /// The writer before it copied repeated values: every value written.
+    /// The writer before it remembered texts: every value written.
     fn write_plain(orders: &OrderColumns<'_>, takers: &[TakerMetrics], out: &mut Vec<u8>) {
         out.extend_from_slice(DETAILED_HEADER.as_bytes());
         out.push(b'\n');
