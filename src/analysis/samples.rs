@@ -40,16 +40,16 @@ impl MetricSamples {
         // One gathering loop per metric, the field it reads fixed at
         // compile time, rather than one loop choosing the field per taker.
         match metric {
-            Metric::OrderQty => self.gather(takers, |t| Some(t.order_qty)),
-            Metric::FilledQty => self.gather(takers, |t| Some(t.filled_qty)),
-            Metric::FillRatio => self.gather(takers, |t| Some(t.fill_ratio)),
-            Metric::Notional => self.gather(takers, |t| Some(t.notional)),
-            Metric::Fills => self.gather(takers, |t| Some(t.fills as f64)),
-            Metric::Levels => self.gather(takers, |t| Some(t.levels as f64)),
-            Metric::PriceImpactBps => self.gather(takers, |t| Some(t.price_impact_bps)),
-            Metric::SlippageBps => self.gather(takers, |t| Some(t.slippage_bps)),
+            Metric::OrderQty => self.gather_defined(takers, |t| t.order_qty),
+            Metric::FilledQty => self.gather_defined(takers, |t| t.filled_qty),
+            Metric::FillRatio => self.gather_defined(takers, |t| t.fill_ratio),
+            Metric::Notional => self.gather_defined(takers, |t| t.notional),
+            Metric::Fills => self.gather_defined(takers, |t| t.fills as f64),
+            Metric::Levels => self.gather_defined(takers, |t| t.levels as f64),
+            Metric::PriceImpactBps => self.gather_defined(takers, |t| t.price_impact_bps),
+            Metric::SlippageBps => self.gather_defined(takers, |t| t.slippage_bps),
             Metric::ShortfallBps => self.gather(takers, |t| t.shortfall_bps),
-            Metric::DurationMs => self.gather(takers, |t| Some(t.duration_ms)),
+            Metric::DurationMs => self.gather_defined(takers, |t| t.duration_ms),
         }
         debug_assert!(
             self.all
@@ -59,6 +59,26 @@ impl MetricSamples {
             "{metric:?} gathered as Metric::of reads it"
         );
         self.sort_and_describe();
+    }
+
+    /// [`MetricSamples::gather`] for a metric every taker has: `all` is
+    /// then one value per taker, filled without a capacity check per value,
+    /// and split into the groups from there.
+    #[inline(always)]
+    fn gather_defined(&mut self, takers: &[TakerMetrics], value: impl Fn(&TakerMetrics) -> f64) {
+        self.all.clear();
+        self.all.extend(takers.iter().map(value));
+        for buffer in [&mut self.sweep, &mut self.non_sweep] {
+            buffer.clear();
+            buffer.reserve(takers.len());
+        }
+        for (&value, taker) in self.all.iter().zip(takers) {
+            if taker.is_sweep {
+                self.sweep.push(value);
+            } else {
+                self.non_sweep.push(value);
+            }
+        }
     }
 
     /// Fills `sweep`, `non_sweep` and `all` with the defined `value`s of
