@@ -21,9 +21,9 @@ pub fn write_detailed(orders: &OrderColumns<'_>, takers: &[TakerMetrics], out: &
         out.push(b',');
         out.extend_from_slice(orders.time_text[r]);
         out.push(b',');
-        out.extend_from_slice(orders.side_text[r]);
+        push_short_field(out, orders.side_text[r]);
         out.push(b',');
-        out.extend_from_slice(orders.order_type[r].code().as_bytes());
+        push_short_field(out, orders.order_type[r].code().as_bytes());
         out.push(b',');
         texts.push(out, Some(taker.order_qty));
         out.push(b',');
@@ -49,6 +49,17 @@ pub fn write_detailed(orders: &OrderColumns<'_>, takers: &[TakerMetrics], out: &
             texts.push(out, value);
         }
         out.push(b'\n');
+    }
+}
+
+/// Appends a field of (almost always) one byte, a side or an order type:
+/// as a byte, not through a call to `memcpy` for a length known only at
+/// run time.
+#[inline]
+fn push_short_field(out: &mut Vec<u8>, field: &[u8]) {
+    match field {
+        [byte] => out.push(*byte),
+        _ => out.extend_from_slice(field),
     }
 }
 
