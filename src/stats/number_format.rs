@@ -32,7 +32,9 @@ pub fn push_float(out: &mut Vec<u8>, value: Option<f64>) {
 /// depends on the bits alone, so a remembered text is the text; a
 /// collision just writes the value again and takes the slot.
 pub struct FloatTexts {
-    slots: Vec<RememberedText>,
+    /// A fixed number of slots, so that a slot index (a hash shifted
+    /// down to [`REMEMBERED_BITS`] bits) needs no bounds check.
+    slots: Box<[RememberedText; 1 << REMEMBERED_BITS]>,
 }
 
 /// One slot of [`FloatTexts`]: the bits of a float and its text, whose
@@ -55,7 +57,7 @@ impl Default for FloatTexts {
             text: [0; TEXT_CAPACITY],
         };
         FloatTexts {
-            slots: vec![empty; 1 << REMEMBERED_BITS],
+            slots: Box::new([empty; 1 << REMEMBERED_BITS]),
         }
     }
 }
