@@ -2,17 +2,17 @@
 //! order, by order time then order id, with the order's own fields echoed
 //! (time and side as written, order type normalised) and its metrics.
 
-use std::ops::Range;
-
 use super::load::OrderColumns;
 use super::takers::TakerMetrics;
-use crate::stats::{push_count, push_float};
+use crate::stats::{FloatTexts, push_count};
 
 /// The header line of the detailed file.
 pub const DETAILED_HEADER: &str = "order_id,time,side,order_type,order_qty,order_price,is_sweep,fills,levels,filled_qty,fill_ratio,notional,vwap,first_price,last_price,arrival_price,price_impact_bps,slippage_bps,shortfall_bps,duration_ms";
 
 /// Writes the detailed file's text (header included) to `out`.
 pub fn write_detailed(orders: &OrderColumns<'_>, takers: &[TakerMetrics], out: &mut Vec<u8>) {
+    // Most values repeat from row to row (see `FloatTexts`).
+    let mut texts = FloatTexts::default();
     out.extend_from_slice(DETAILED_HEADER.as_bytes());
     out.push(b'\n');
     for taker in takers {
@@ -21,81 +21,45 @@ pub fn write_detailed(orders: &OrderColumns<'_>, takers: &[TakerMetrics], out: &
         out.push(b',');
         out.extend_from_slice(orders.time_text[r]);
         out.push(b',');
-        out.extend_from_slice(orders.side_text[r]);
+        push_short_field(out, orders.side_text[r]);
         out.push(b',');
-        out.extend_from_slice(orders.order_type[r].code().as_bytes());
+        push_short_field(out, orders.order_type[r].code().as_bytes());
         out.push(b',');
-        let order_qty = push_float_at(out, taker.order_qty);
+        texts.push(out, Some(taker.order_qty));
         out.push(b',');
-        push_float(out, orders.price[r]);
+        texts.push(out, orders.price[r]);
         out.extend_from_slice(if taker.is_sweep { b",1," } else { b",0," });
         push_count(out, taker.fills);
         out.push(b',');
         push_count(out, taker.levels);
-        // A row repeats values: the filled quantity is usually the order's,
-        // and with one fill (most takers) the VWAP, first and last prices
-        // are one price, often the arrival price too. A value with the
-        // same bits as the one before it has the same text, copied instead
-        // of written again.
-        out.push(b',');
-        push_float_or_copy(out, taker.filled_qty, order_qty);
-        for value in [taker.fill_ratio, taker.notional] {
-            out.push(b',');
-            push_float(out, Some(value));
-        }
-        out.push(b',');
-        let mut previous = push_float_at(out, taker.vwap);
-        for value in [taker.first_price, taker.last_price] {
-            out.push(b',');
-            previous = push_float_or_copy(out, value, previous);
-        }
-        out.push(b',');
-        if let Some(arrival) = taker.arrival_price {
-            push_float_or_copy(out, arrival, previous);
-        }
         for value in [
+            Some(taker.filled_qty),
+            Some(taker.fill_ratio),
+            Some(taker.notional),
+            Some(taker.vwap),
+            Some(taker.first_price),
+            Some(taker.last_price),
+            taker.arrival_price,
             Some(taker.price_impact_bps),
             Some(taker.slippage_bps),
             taker.shortfall_bps,
             Some(taker.duration_ms),
         ] {
             out.push(b',');
-            push_float(out, value);
+            texts.push(out, value);
         }
         out.push(b'\n');
     }
 }
 
-/// A value written to the output and where its text is.
-#[derive(Clone)]
-struct Written {
-    value: f64,
-    text: Range<usize>,
-}
-
-/// Writes `value` and says where.
+/// Appends a field of (almost always) one byte, a side or an order type:
+/// as a byte, not through a call to `memcpy` for a length known only at
+/// run time.
 #[inline]
-fn push_float_at(out: &mut Vec<u8>, value: f64) -> Written {
-    let start = out.len();
-    push_float(out, Some(value));
-    Written {
-        value,
-        text: start..out.len(),
-    }
-}
-
-/// Writes `value`, copying `earlier`'s text when it is the same float
-/// (same bits: the text depends on nothing else).
-#[inline]
-fn push_float_or_copy(out: &mut Vec<u8>, value: f64, earlier: Written) -> Written {
-    if value.to_bits() != earlier.value.to_bits() {
-        return push_float_at(out, value);
-    }
-    let start = out.len();
-    out.extend_from_within(earlier.text);
-    Written {
-        value,
-        text: start..out.len(),
+fn push_short_field(out: &mut Vec<u8>, field: &[u8]) {
+    match field {
+        [byte] => out.push(*byte),
+        _ => out.extend_from_slice(field),
     }
 }
 
@@ -103,8 +67,9 @@ fn push_float_or_copy(out: &mut Vec<u8>, value: f64, earlier: Written) -> Writte
 mod tests {
     use super::*;
     use crate::format::{OrderType, Side};
+    use crate::stats::push_float;
 
-    /// The writer before it copied repeated values: every value written.
+    /// The writer before it remembered texts: every value written.
     fn write_plain(orders: &OrderColumns<'_>, takers: &[TakerMetrics], out: &mut Vec<u8>) {
         out.extend_from_slice(DETAILED_HEADER.as_bytes());
         out.push(b'\n');

@@ -37,11 +37,60 @@ pub struct MetricSamples {
 impl MetricSamples {
     /// Refills the buffers with `metric` over `takers`.
     pub fn collect(&mut self, takers: &[TakerMetrics], metric: Metric) {
+        // One gathering loop per metric, the field it reads fixed at
+        // compile time, rather than one loop choosing the field per taker.
+        match metric {
+            Metric::OrderQty => self.gather_defined(takers, |t| t.order_qty),
+            Metric::FilledQty => self.gather_defined(takers, |t| t.filled_qty),
+            Metric::FillRatio => self.gather_defined(takers, |t| t.fill_ratio),
+            Metric::Notional => self.gather_defined(takers, |t| t.notional),
+            Metric::Fills => self.gather_defined(takers, |t| t.fills as f64),
+            Metric::Levels => self.gather_defined(takers, |t| t.levels as f64),
+            Metric::PriceImpactBps => self.gather_defined(takers, |t| t.price_impact_bps),
+            Metric::SlippageBps => self.gather_defined(takers, |t| t.slippage_bps),
+            Metric::ShortfallBps => self.gather(takers, |t| t.shortfall_bps),
+            Metric::DurationMs => self.gather_defined(takers, |t| t.duration_ms),
+        }
+        debug_assert!(
+            self.all
+                .iter()
+                .copied()
+                .eq(takers.iter().filter_map(|t| metric.of(t))),
+            "{metric:?} gathered as Metric::of reads it"
+        );
+        self.sort_and_describe();
+    }
+
+    /// [`MetricSamples::gather`] for a metric every taker has: `all` is
+    /// then one value per taker, filled without a capacity check per value,
+    /// and split into the groups from there.
+    #[inline(always)]
+    fn gather_defined(&mut self, takers: &[TakerMetrics], value: impl Fn(&TakerMetrics) -> f64) {
+        self.all.clear();
+        self.all.extend(takers.iter().map(value));
+        for buffer in [&mut self.sweep, &mut self.non_sweep] {
+            buffer.clear();
+            buffer.reserve(takers.len());
+        }
+        for (&value, taker) in self.all.iter().zip(takers) {
+            if taker.is_sweep {
+                self.sweep.push(value);
+            } else {
+                self.non_sweep.push(value);
+            }
+        }
+    }
+
+    /// Fills `sweep`, `non_sweep` and `all` with the defined `value`s of
+    /// `takers`, in taker order.
+    #[inline(always)]
+    fn gather(&mut self, takers: &[TakerMetrics], value: impl Fn(&TakerMetrics) -> Option<f64>) {
         for buffer in [&mut self.sweep, &mut self.non_sweep, &mut self.all] {
             buffer.clear();
+            buffer.reserve(takers.len());
         }
         for taker in takers {
-            if let Some(value) = metric.of(taker) {
+            if let Some(value) = value(taker) {
                 if taker.is_sweep {
                     self.sweep.push(value);
                 } else {
@@ -50,6 +99,10 @@ impl MetricSamples {
                 self.all.push(value);
             }
         }
+    }
+
+    /// Sorts the gathered values and takes their moments.
+    fn sort_and_describe(&mut self) {
         // Sorted as integer keys (see `crate::stats::sort_floats`), and
         // merged as keys too: comparing integers is cheaper than
         // `total_cmp`, and the keys' order is its order, so the floats come

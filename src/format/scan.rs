@@ -72,32 +72,49 @@ fn digit_run(word: u64) -> (usize, u64) {
     (run, x)
 }
 
-/// A position in the file's bytes, moved field by field.
+/// `HH:MM:SS` (hours to 23, minutes and seconds to 59) in eight bytes read
+/// little-endian (the first byte lowest), as seconds since midnight.
+///
+/// All eight bytes are checked at once: the colons must equal `:` exactly,
+/// and with `0` put in their place every byte must be a digit, which the
+/// flags of [`digit_run`] tell (any invalid byte flags at least the lowest
+/// invalid one). Subtracting `0` then leaves each digit in its byte;
+/// `10·x + (x >> 8)` puts each pair's value in the byte of its tens.
+#[inline(always)]
+fn clock_seconds(word: u64) -> Option<u64> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const PATTERN: u64 = u64::from_le_bytes(*b"00:00:00");
+    const COLONS: u64 = 0x0000_FF00_00FF_0000;
+    if (word ^ PATTERN) & COLONS != 0 {
+        return None;
+    }
+    let digits = (word & !COLONS) | ((ONES * u64::from(b'0')) & COLONS);
+    let values = digits.wrapping_sub(ONES * u64::from(b'0'));
+    if (digits.wrapping_add(ONES * 0x46) | values) & (ONES * 0x80) != 0 {
+        return None;
+    }
+    let pairs = values * 10 + (values >> 8);
+    let (hours, minutes, seconds) = (pairs & 0xFF, (pairs >> 24) & 0xFF, (pairs >> 48) & 0xFF);
+    if hours > 23 || minutes > 59 || seconds > 59 {
+        return None;
+    }
+    Some(hours * 3600 + minutes * 60 + seconds)
+}
+
+/// A position in the file's bytes, for the key fields (read once per file).
 struct Cursor<'a> {
     buf: &'a [u8],
     at: usize,
 }
 
 impl<'a> Cursor<'a> {
-    #[inline]
-    fn peek(&self) -> Option<u8> {
-        self.buf.get(self.at).copied()
-    }
-
-    /// Steps over `byte`, or fails.
-    #[inline]
-    fn expect(&mut self, byte: u8) -> Option<()> {
-        (self.peek()? == byte).then(|| self.at += 1)
-    }
-
     /// A field taken as text: the bytes up to the next comma, which is
     /// stepped over. Fails at a line end, the buffer's end, or past 32
     /// bytes (no valid date or code is longer).
-    #[inline]
     fn text(&mut self) -> Option<&'a [u8]> {
         let start = self.at;
         loop {
-            match self.peek()? {
+            match *self.buf.get(self.at)? {
                 b',' => break,
                 b'\n' => return None,
                 _ if self.at - start >= 32 => return None,
@@ -108,21 +125,89 @@ impl<'a> Cursor<'a> {
         self.at += 1;
         Some(field)
     }
+}
 
-    /// A run of ASCII digits: its value and length. The value is exact up
-    /// to 19 digits.
-    #[inline]
-    fn digits(&mut self) -> (u64, usize) {
-        self.digits_onto(0)
+/// Positions in a [`Window`] whose bytes a row's values are read from.
+/// A power of two: a position is reduced modulo it, which is one `and`
+/// where a bounds check is a load, a compare and a branch.
+const WINDOW: usize = 128;
+/// A window's bytes: its positions and the seven more that a word read at
+/// the last one reaches.
+const WINDOW_BYTES: usize = WINDOW + 8;
+/// The furthest a row's content may reach in its window (else the full
+/// parser reads it): up to here every read, a word at most, lies inside
+/// the window's positions, so no position was reduced.
+const LAST_POSITION: usize = WINDOW - 8;
+
+/// The bytes of a row from its third field on, read without a bounds check
+/// per byte: a fixed-size window, each position reduced modulo [`WINDOW`]
+/// before it is read. A reduced position reads a wrong byte only past
+/// [`LAST_POSITION`], and the readers refuse a row that reaches there
+/// (positions only grow), so what they accept was read as written.
+///
+/// Near the end of the file the window is a copy, padded with zero bytes
+/// (read as no digit, no separator, no line end); `end` then marks where
+/// the file's bytes stop, as the end of the buffer does for
+/// [`super::lines`].
+struct Window<'w> {
+    bytes: &'w [u8; WINDOW_BYTES],
+    /// Where the file ends in the window; never reached when it goes on.
+    end: usize,
+    /// The position reached.
+    at: usize,
+}
+
+impl<'w> Window<'w> {
+    /// The window of file bytes that go on past it.
+    #[inline(always)]
+    fn of(bytes: &'w [u8; WINDOW_BYTES]) -> Window<'w> {
+        Window {
+            bytes,
+            end: usize::MAX,
+            at: 0,
+        }
+    }
+
+    /// A padded window whose file bytes stop at `end`.
+    fn at_end(bytes: &'w [u8; WINDOW_BYTES], end: usize) -> Window<'w> {
+        Window { bytes, end, at: 0 }
+    }
+
+    /// The byte at position `at`.
+    #[inline(always)]
+    fn byte(&self, at: usize) -> u8 {
+        self.bytes[at % WINDOW]
+    }
+
+    #[inline(always)]
+    fn peek(&self) -> u8 {
+        self.byte(self.at)
+    }
+
+    /// Eight bytes from position `at`, the first in the lowest byte.
+    #[inline(always)]
+    fn word(&self, at: usize) -> u64 {
+        // Always a whole word (`WINDOW_BYTES` leaves room); the 0 is not
+        // reached, and would read as no digit.
+        self.bytes[at % WINDOW..]
+            .first_chunk::<8>()
+            .map_or(0, |chunk| u64::from_le_bytes(*chunk))
+    }
+
+    /// Steps over `byte`, or fails.
+    #[inline(always)]
+    fn expect(&mut self, byte: u8) -> Option<()> {
+        (self.peek() == byte).then(|| self.at += 1)
     }
 
     /// A run of ASCII digits appended to the digits of `value`: the value
     /// of them all (exact up to 19 digits in all) and the run's length.
-    #[inline]
+    /// Stops past [`LAST_POSITION`], where the row is refused anyway.
+    #[inline(always)]
     fn digits_onto(&mut self, mut value: u64) -> (u64, usize) {
         let start = self.at;
-        while let Some(byte) = self.peek() {
-            let digit = byte.wrapping_sub(b'0');
+        while self.at <= LAST_POSITION {
+            let digit = self.peek().wrapping_sub(b'0');
             if digit > 9 {
                 break;
             }
@@ -132,24 +217,20 @@ impl<'a> Cursor<'a> {
         (value, self.at - start)
     }
 
-    /// [`Cursor::digits`] for runs that are usually long (ids, a time's
-    /// fraction): eight bytes looked at in one word when the buffer has
-    /// them — where the run ends and the value of its digits, each in a
-    /// few instructions instead of a step per digit. The byte loop
-    /// continues a longer run and reads the buffer's last bytes. (Prices
+    /// [`Window::digits_onto`] for runs that are usually long (ids, a
+    /// time's fraction): eight bytes looked at in one word — where the run
+    /// ends and the value of its digits, each in a few instructions instead
+    /// of a step per digit. The byte loop continues a longer run. (Prices
     /// and quantities, runs of one to four digits, are no faster this way.)
     #[inline(always)]
     fn long_digits(&mut self) -> (u64, usize) {
-        if let Some(chunk) = self.buf.get(self.at..).and_then(|b| b.first_chunk::<8>()) {
-            let (run, value) = digit_run(u64::from_le_bytes(*chunk));
-            self.at += run;
-            if run < 8 {
-                return (value, run);
-            }
-            let (value, more) = self.digits_onto(value);
-            return (value, run + more);
+        let (run, value) = digit_run(self.word(self.at));
+        self.at += run;
+        if run < 8 {
+            return (value, run);
         }
-        self.digits()
+        let (value, more) = self.digits_onto(value);
+        (value, run + more)
     }
 
     /// An unsigned 64-bit integer of 1–19 digits ([`values::parse_u64`]
@@ -164,28 +245,22 @@ impl<'a> Cursor<'a> {
     #[inline(always)]
     fn optional_id(&mut self) -> Option<u64> {
         match self.peek() {
-            Some(b',' | b'\n' | b'\r') | None => Some(0),
+            b',' | b'\n' | b'\r' => Some(0),
+            _ if self.at == self.end => Some(0),
             _ => self.id(),
         }
     }
 
     /// `HH:MM:SS` with an optional `.` and 1–9 digits, as
-    /// [`values::parse_time_ns`] reads it: nanoseconds and the text.
+    /// [`values::parse_time_ns`] reads it: nanoseconds, and where its text
+    /// starts (it ends where the window now is).
     #[inline(always)]
-    fn time(&mut self) -> Option<(u64, &'a [u8])> {
+    fn time(&mut self) -> Option<(u64, usize)> {
         let start = self.at;
-        let &[h1, h2, c1, m1, m2, c2, s1, s2] = self.buf.get(start..)?.first_chunk::<8>()?;
-        let two = |tens: u8, units: u8| {
-            let (tens, units) = (tens.wrapping_sub(b'0'), units.wrapping_sub(b'0'));
-            (tens <= 9 && units <= 9).then_some(u64::from(tens) * 10 + u64::from(units))
-        };
-        let (hours, minutes, seconds) = (two(h1, h2)?, two(m1, m2)?, two(s1, s2)?);
-        if c1 != b':' || c2 != b':' || hours > 23 || minutes > 59 || seconds > 59 {
-            return None;
-        }
+        let whole_seconds = clock_seconds(self.word(start))?;
         self.at += 8;
         let mut nanos = 0;
-        if self.peek() == Some(b'.') {
+        if self.peek() == b'.' {
             self.at += 1;
             let (fraction, len) = self.long_digits();
             if !(1..=9).contains(&len) {
@@ -193,11 +268,7 @@ impl<'a> Cursor<'a> {
             }
             nanos = fraction * NANOS_PER_UNIT[len];
         }
-        let whole_seconds = hours * 3600 + minutes * 60 + seconds;
-        Some((
-            whole_seconds * 1_000_000_000 + nanos,
-            &self.buf[start..self.at],
-        ))
+        Some((whole_seconds * 1_000_000_000 + nanos, start))
     }
 
     /// A decimal `[0-9]+(\.[0-9]*)?` or `\.[0-9]+`, as
@@ -206,9 +277,9 @@ impl<'a> Cursor<'a> {
     #[inline(always)]
     fn decimal(&mut self) -> Option<f64> {
         let start = self.at;
-        let (mut mantissa, mut digits) = self.digits();
+        let (mut mantissa, mut digits) = self.digits_onto(0);
         let mut fraction_len = 0;
-        if self.peek() == Some(b'.') {
+        if self.peek() == b'.' {
             self.at += 1;
             (mantissa, fraction_len) = self.digits_onto(mantissa);
             digits += fraction_len;
@@ -217,43 +288,55 @@ impl<'a> Cursor<'a> {
             return None;
         }
         if digits > 15 {
-            return values::parse_decimal(&self.buf[start..self.at]);
+            // The text is the window's bytes as they are up to
+            // `LAST_POSITION`; a row reaching further is refused.
+            return values::parse_decimal(self.bytes.get(start..self.at.min(LAST_POSITION))?);
         }
-        Some(mantissa as f64 / POWERS_OF_TEN[fraction_len])
+        // Through `i64` (exact: below 10^15), which converts in one
+        // instruction; `u64` takes five.
+        Some(mantissa as i64 as f64 / POWERS_OF_TEN[fraction_len])
     }
 
-    /// `B`/`1` or `S`/`2`.
-    #[inline]
-    fn side(&mut self) -> Option<(Side, &'a [u8])> {
-        let side = match self.peek()? {
+    /// `B`/`1` or `S`/`2`, and its position.
+    #[inline(always)]
+    fn side(&mut self) -> Option<(Side, usize)> {
+        let side = match self.peek() {
             b'B' | b'1' => Side::Buy,
             b'S' | b'2' => Side::Sell,
             _ => return None,
         };
         self.at += 1;
-        Some((side, &self.buf[self.at - 1..self.at]))
+        Some((side, self.at - 1))
     }
 
-    /// The end of the line's content: where the next line starts, or
-    /// `None` when more bytes follow on this line. A `\r` before the `\n`
-    /// (or before the end of the buffer) is the terminator's, as
-    /// [`super::lines`] has it.
-    #[inline]
+    /// At the end of the row's last field: where the next line starts, or
+    /// `None` when more bytes follow on this line or the row reached past
+    /// [`LAST_POSITION`]. A `\r` before the `\n` (or before the end of the
+    /// file) is the terminator's, as [`super::lines`] has it.
+    #[inline(always)]
     fn line_end(&self) -> Option<usize> {
-        match self.buf.get(self.at..) {
-            Some([]) => Some(self.at),
-            Some([b'\n', ..]) => Some(self.at + 1),
-            Some([b'\r']) => Some(self.at + 1),
-            Some([b'\r', b'\n', ..]) => Some(self.at + 2),
+        let at = self.at;
+        if at > LAST_POSITION {
+            return None;
+        }
+        if at == self.end {
+            return Some(at);
+        }
+        match (self.byte(at), self.byte(at + 1)) {
+            (b'\n', _) => Some(at + 1),
+            (b'\r', b'\n') => Some(at + 2),
+            (b'\r', _) if at + 1 == self.end => Some(at + 1),
             _ => None,
         }
     }
+}
 
-    /// At the end of the last field: the content ends here.
-    #[inline]
-    fn at_line_end(&self) -> bool {
-        self.line_end().is_some()
-    }
+/// The file's last bytes `rest`, fewer than [`WINDOW_BYTES`], padded with
+/// zero bytes to a window; `None` for more.
+fn padded(rest: &[u8]) -> Option<[u8; WINDOW_BYTES]> {
+    let mut bytes = [0; WINDOW_BYTES];
+    bytes.get_mut(..rest.len())?.copy_from_slice(rest);
+    Some(bytes)
 }
 
 /// The first two fields of the line at `buf[start..]` (the date and the
@@ -266,6 +349,20 @@ pub fn key_fields(buf: &[u8], start: usize) -> Option<(&[u8], &[u8], usize)> {
     Some((date, security_code, cursor.at))
 }
 
+/// An order row as read in its window: the values, with positions in the
+/// window for the text the caller takes from the file.
+struct OrderInWindow {
+    order_id: u64,
+    time_ns: u64,
+    time_text: (usize, usize),
+    side: Side,
+    side_at: usize,
+    price: Option<f64>,
+    quantity: f64,
+    order_type: OrderType,
+    next: usize,
+}
+
 /// Reads an order row under the spec's orders header (`order_type` last
 /// when `has_order_type`) from `buf[values_start..]`, where its third
 /// field starts. Returns the row and where the next line starts, or
@@ -276,54 +373,88 @@ pub fn scan_order(
     values_start: usize,
     has_order_type: bool,
 ) -> Option<(ClassifiedOrder<'_>, usize)> {
-    let mut cursor = Cursor {
-        buf,
-        at: values_start,
-    };
-    let order_id = cursor.id().filter(|&id| id > 0)?;
-    cursor.expect(b',')?;
-    let (time_ns, time_text) = cursor.time()?;
-    cursor.expect(b',')?;
-    let (side, side_text) = cursor.side()?;
-    cursor.expect(b',')?;
-    let price = match cursor.peek()? {
+    // The file's own bytes when a window of them follows, else a padded
+    // copy (out of line: once per file).
+    let rest = buf.get(values_start..)?;
+    let row = match rest.first_chunk::<WINDOW_BYTES>() {
+        Some(bytes) => read_order(&mut Window::of(bytes), has_order_type),
+        None => read_order_at_end(rest, has_order_type),
+    }?;
+    let text = |from: usize, to: usize| buf.get(values_start + from..values_start + to);
+    Some((
+        ClassifiedOrder {
+            order_id: row.order_id,
+            time_ns: row.time_ns,
+            time_text: text(row.time_text.0, row.time_text.1)?,
+            side: row.side,
+            side_text: text(row.side_at, row.side_at + 1)?,
+            price: row.price,
+            quantity: row.quantity,
+            order_type: row.order_type,
+        },
+        values_start + row.next,
+    ))
+}
+
+/// [`read_order`] in a padded window of the file's last bytes.
+#[cold]
+#[inline(never)]
+fn read_order_at_end(rest: &[u8], has_order_type: bool) -> Option<OrderInWindow> {
+    read_order(
+        &mut Window::at_end(&padded(rest)?, rest.len()),
+        has_order_type,
+    )
+}
+
+/// [`scan_order`] in the row's window.
+#[inline(always)]
+fn read_order(window: &mut Window<'_>, has_order_type: bool) -> Option<OrderInWindow> {
+    let order_id = window.id().filter(|&id| id > 0)?;
+    window.expect(b',')?;
+    let (time_ns, time_start) = window.time()?;
+    let time_text = (time_start, window.at);
+    window.expect(b',')?;
+    let (side, side_at) = window.side()?;
+    window.expect(b',')?;
+    let price = match window.peek() {
         b',' => None,
-        _ => Some(cursor.decimal()?),
+        _ => Some(window.decimal()?),
     };
-    cursor.expect(b',')?;
-    let quantity = cursor.decimal().filter(|&q| q > 0.0)?;
+    window.expect(b',')?;
+    let quantity = window.decimal().filter(|&q| q > 0.0)?;
     let order_type = if has_order_type {
-        cursor.expect(b',')?;
-        let order_type = match cursor.peek() {
-            Some(b'L') => OrderType::Limit,
-            Some(b'M') => OrderType::Market,
-            _ if cursor.at_line_end() => OrderType::Limit,
-            _ => return None,
-        };
-        if !cursor.at_line_end() {
-            cursor.at += 1;
+        window.expect(b',')?;
+        // Anything but `L` or `M` must be the line's end (an empty
+        // field), which `line_end` below checks.
+        match window.peek() {
+            b'L' => {
+                window.at += 1;
+                OrderType::Limit
+            }
+            b'M' => {
+                window.at += 1;
+                OrderType::Market
+            }
+            _ => OrderType::Limit,
         }
-        order_type
     } else {
         OrderType::Limit
     };
-    let next = cursor.line_end()?;
+    let next = window.line_end()?;
     if price.is_none() && order_type != OrderType::Market {
         return None;
     }
-    Some((
-        ClassifiedOrder {
-            order_id,
-            time_ns,
-            time_text,
-            side,
-            side_text,
-            price,
-            quantity,
-            order_type,
-        },
+    Some(OrderInWindow {
+        order_id,
+        time_ns,
+        time_text,
+        side,
+        side_at,
+        price,
+        quantity,
+        order_type,
         next,
-    ))
+    })
 }
 
 /// Reads a trade row under the spec's trades header (`aggressor_side` last
@@ -336,32 +467,50 @@ pub fn scan_trade(
     values_start: usize,
     has_aggressor_side: bool,
 ) -> Option<(ClassifiedTrade, usize)> {
-    let mut cursor = Cursor {
-        buf,
-        at: values_start,
-    };
-    let trade_id = cursor.id()?;
-    cursor.expect(b',')?;
-    let (time_ns, _) = cursor.time()?;
-    cursor.expect(b',')?;
-    let price = cursor.decimal().filter(|&p| p > 0.0)?;
-    cursor.expect(b',')?;
-    let quantity = cursor.decimal().filter(|&q| q > 0.0)?;
-    cursor.expect(b',')?;
-    let buy_order_id = cursor.optional_id()?;
-    cursor.expect(b',')?;
-    let sell_order_id = cursor.optional_id()?;
+    // As in `scan_order`.
+    let rest = buf.get(values_start..)?;
+    let (row, next) = match rest.first_chunk::<WINDOW_BYTES>() {
+        Some(bytes) => read_trade(&mut Window::of(bytes), has_aggressor_side),
+        None => read_trade_at_end(rest, has_aggressor_side),
+    }?;
+    Some((row, values_start + next))
+}
+
+/// [`read_trade`] in a padded window of the file's last bytes.
+#[cold]
+#[inline(never)]
+fn read_trade_at_end(rest: &[u8], has_aggressor_side: bool) -> Option<(ClassifiedTrade, usize)> {
+    read_trade(
+        &mut Window::at_end(&padded(rest)?, rest.len()),
+        has_aggressor_side,
+    )
+}
+
+/// [`scan_trade`] in the row's window.
+#[inline(always)]
+fn read_trade(
+    window: &mut Window<'_>,
+    has_aggressor_side: bool,
+) -> Option<(ClassifiedTrade, usize)> {
+    let trade_id = window.id()?;
+    window.expect(b',')?;
+    let (time_ns, _) = window.time()?;
+    window.expect(b',')?;
+    let price = window.decimal().filter(|&p| p > 0.0)?;
+    window.expect(b',')?;
+    let quantity = window.decimal().filter(|&q| q > 0.0)?;
+    window.expect(b',')?;
+    let buy_order_id = window.optional_id()?;
+    window.expect(b',')?;
+    let sell_order_id = window.optional_id()?;
     let aggressor_side = if has_aggressor_side {
-        cursor.expect(b',')?;
-        if cursor.at_line_end() {
-            None
-        } else {
-            Some(cursor.side()?.0)
-        }
+        window.expect(b',')?;
+        // No side is an empty field; `line_end` below checks that it is.
+        window.side().map(|(side, _)| side)
     } else {
         None
     };
-    let next = cursor.line_end()?;
+    let next = window.line_end()?;
     Some((
         ClassifiedTrade {
             trade_id,
@@ -415,15 +564,74 @@ mod tests {
                     let buf = [&b"7"[..at], &buf].concat();
                     for cut in [buf.len(), (at + run + 1).min(buf.len()), at + run / 2] {
                         let buf = &buf[..cut.max(at)];
-                        let mut cursor = Cursor { buf, at };
-                        let fast = cursor.long_digits();
-                        assert_eq!(fast, by_bytes(buf, at, 0), "{buf:?}");
-                        assert_eq!(cursor.at, at + fast.1);
+                        // At the file's end (a padded window), and with a
+                        // window of other bytes after it.
+                        let followed = [buf, &[b'x'; WINDOW_BYTES]].concat();
+                        for buf in [buf, &followed] {
+                            let rest = &buf[at..];
+                            let bytes = match rest.first_chunk::<WINDOW_BYTES>() {
+                                Some(bytes) => *bytes,
+                                None => padded(rest).unwrap(),
+                            };
+                            let mut window = Window::at_end(&bytes, rest.len());
+                            let fast = window.long_digits();
+                            let end = window.at;
+                            assert_eq!(fast, by_bytes(buf, at, 0), "{buf:?}");
+                            assert_eq!(end, fast.1);
+                        }
                     }
                 }
             }
         }
     }
+    /// Clock times read by words equal the byte-at-a-time reading, on
+    /// every valid time, each with every byte replaced by an alphabet of
+    /// near misses, and on random words.
+    #[test]
+    fn clock_times_read_by_words_equal_the_byte_reading() {
+        fn by_bytes(word: u64) -> Option<u64> {
+            let [h1, h2, c1, m1, m2, c2, s1, s2] = word.to_le_bytes();
+            let two = |tens: u8, units: u8| {
+                let (tens, units) = (tens.wrapping_sub(b'0'), units.wrapping_sub(b'0'));
+                (tens <= 9 && units <= 9).then_some(u64::from(tens) * 10 + u64::from(units))
+            };
+            let (hours, minutes, seconds) = (two(h1, h2)?, two(m1, m2)?, two(s1, s2)?);
+            if c1 != b':' || c2 != b':' || hours > 23 || minutes > 59 || seconds > 59 {
+                return None;
+            }
+            Some(hours * 3600 + minutes * 60 + seconds)
+        }
+        let alphabet = b"0123456789:;/.,- \x00\x7f\x80\xff\xba\xc6";
+        let mut checked = 0;
+        for second in (0..100 * 3600).step_by(7) {
+            let text = format!(
+                "{:02}:{:02}:{:02}",
+                second / 3600,
+                second / 60 % 60,
+                second % 60
+            );
+            let word = u64::from_le_bytes(*text.as_bytes().first_chunk().unwrap());
+            assert_eq!(clock_seconds(word), by_bytes(word), "{text}");
+            for at in 0..8 {
+                for &byte in alphabet {
+                    let mut bytes = word.to_le_bytes();
+                    bytes[at] = byte;
+                    let word = u64::from_le_bytes(bytes);
+                    assert_eq!(clock_seconds(word), by_bytes(word), "{bytes:?}");
+                    checked += 1;
+                }
+            }
+        }
+        let mut state = 5u64;
+        for _ in 0..1_000_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            assert_eq!(clock_seconds(state), by_bytes(state), "{state:x}");
+        }
+        assert!(checked > 1_000_000);
+    }
+
     use crate::format::{FieldBuf, FileKind, Layout};
 
     /// Every one-byte edit (replace, insert, delete) of `row`, over an
@@ -445,7 +653,18 @@ mod tests {
         assert!(layout.in_spec_order());
         for row in rows {
             for line in edits(row) {
-                for terminator in [&b""[..], b"\n", b"\r\n", b"\nnext"] {
+                // Lines at the file's end (a padded window) and lines a
+                // whole window of bytes follows (the file's own bytes).
+                let long_tail = [&b"\n"[..], &[b'7'; WINDOW_BYTES]].concat();
+                let long_tail_crlf = [&b"\r\n"[..], &[b','; WINDOW_BYTES]].concat();
+                for terminator in [
+                    &b""[..],
+                    b"\n",
+                    b"\r\n",
+                    b"\nnext",
+                    &long_tail,
+                    &long_tail_crlf,
+                ] {
                     let mut buffer = line.clone();
                     buffer.extend_from_slice(terminator);
                     let (_, content) = crate::format::lines(&buffer).next().unwrap_or((1, b""));
@@ -456,9 +675,10 @@ mod tests {
     }
 
     /// A line the readers may leave to the full parser though it is
-    /// valid: one with a quote or a 20-digit id.
+    /// valid: one with a quote or a 20-digit id, or longer than a window.
     fn left_to_full_parse(content: &[u8]) -> bool {
-        content.contains(&b'"')
+        content.len() > LAST_POSITION
+            || content.contains(&b'"')
             || content
                 .split(|b| !b.is_ascii_digit())
                 .any(|digits| digits.len() >= 20)

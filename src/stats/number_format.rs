@@ -22,6 +22,80 @@ pub fn push_float(out: &mut Vec<u8>, value: Option<f64>) {
     }
 }
 
+/// [`push_float`] with a memory of recent texts, for a file that writes
+/// the same values over and over: a partition's prices, quantities, ratios
+/// and bps repeat across its detailed rows (a few thousand distinct values
+/// in rows of fifteen numbers), and copying a text costs a fraction of
+/// writing it, above all when `ryu` writes it.
+///
+/// A direct-mapped table indexed by a hash of the float's bits: a text
+/// depends on the bits alone, so a remembered text is the text; a
+/// collision just writes the value again and takes the slot.
+pub struct FloatTexts {
+    /// A fixed number of slots, so that a slot index (a hash shifted
+    /// down to [`REMEMBERED_BITS`] bits) needs no bounds check.
+    slots: Box<[RememberedText; 1 << REMEMBERED_BITS]>,
+}
+
+/// One slot of [`FloatTexts`]: the bits of a float and its text, whose
+/// length is kept in the last byte (texts of 24 bytes are not remembered).
+#[derive(Clone, Copy)]
+struct RememberedText {
+    bits: u64,
+    text: [u8; TEXT_CAPACITY],
+}
+
+/// log2 of the slots of [`FloatTexts`]: 4,096 slots of 32 bytes, 128 KiB,
+/// within a core's L2 cache.
+const REMEMBERED_BITS: u32 = 12;
+
+impl Default for FloatTexts {
+    fn default() -> FloatTexts {
+        // Every slot holds the text of its bits, at first NaN's: empty.
+        let empty = RememberedText {
+            bits: f64::NAN.to_bits(),
+            text: [0; TEXT_CAPACITY],
+        };
+        FloatTexts {
+            slots: Box::new([empty; 1 << REMEMBERED_BITS]),
+        }
+    }
+}
+
+impl FloatTexts {
+    /// Appends `value` to `out` exactly as [`push_float`] does.
+    #[inline]
+    pub fn push(&mut self, out: &mut Vec<u8>, value: Option<f64>) {
+        let Some(value) = value else {
+            return;
+        };
+        // Any float, zeros and non-finite ones included: its text (empty
+        // for the latter) depends on its bits alone all the same, and one
+        // lookup costs less than telling them apart first.
+        let bits = value.to_bits();
+        // Fibonacci hashing: the top bits of the product depend on every
+        // bit of the float, the low mantissa bits of round numbers being
+        // all zero.
+        let slot = (bits.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - REMEMBERED_BITS)) as usize;
+        let remembered = &mut self.slots[slot];
+        if remembered.bits == bits {
+            let len = usize::from(remembered.text[TEXT_CAPACITY - 1]);
+            append(out, &remembered.text, len);
+            return;
+        }
+        let start = out.len();
+        push_float(out, Some(value));
+        let text = &out[start..];
+        if let Some(room) = remembered.text.get_mut(..text.len())
+            && text.len() < TEXT_CAPACITY
+        {
+            room.copy_from_slice(text);
+            remembered.text[TEXT_CAPACITY - 1] = text.len() as u8;
+            remembered.bits = bits;
+        }
+    }
+}
+
 /// 10^0 ..= 10^9, exact as `f64` and as `u64`.
 const POWERS_OF_TEN: [u64; 10] = [
     1,
@@ -64,8 +138,10 @@ fn push_short_decimal(out: &mut Vec<u8>, value: f64) -> bool {
     // writer per count, so that every division and remainder by a power of
     // ten is by a constant, which compiles to a multiplication; through a
     // table lookup they were hardware divisions, the costliest steps here.
-    if magnitude < 1e6 {
-        push_scaled::<9>(out, value, magnitude)
+    // Below 10^7 (nearly every value) eight fraction digits, so that the
+    // integer part and the fraction are each one word of eight digits.
+    if magnitude < 1e7 {
+        push_eight_fraction_digits(out, value, magnitude)
     } else if magnitude < 1e11 {
         push_scaled::<4>(out, value, magnitude)
     } else if magnitude < 1e15 {
@@ -75,8 +151,88 @@ fn push_short_decimal(out: &mut Vec<u8>, value: f64) -> bool {
     }
 }
 
-/// [`push_short_decimal`] with `FRACTION_DIGITS` fraction digits (9, 4
-/// or 0) for `magnitude` = |`value`|.
+/// The rounded `magnitude · 10^FRACTION_DIGITS` when, divided by the same
+/// power, it reads back as `magnitude` and is a decimal [`push_short_decimal`]
+/// may write (below 10^15, at least 10^-5).
+#[inline(always)]
+fn scaled_digits<const FRACTION_DIGITS: usize>(magnitude: f64) -> Option<u64> {
+    let scale = POWERS_OF_TEN[FRACTION_DIGITS];
+    // Rounded to nearest (`scaled` < 2^50, so adding 0.5 is exact enough
+    // and the cast truncates a non-negative number; through `i64`, which
+    // converts in one instruction, `u64` does not); any integer would do,
+    // the check below decides.
+    let m = (magnitude * scale as f64 + 0.5) as i64 as u64;
+    // Below 10^-5 `ryu` switches to an exponent: `m / 10^k` ≥ 10^-5.
+    let smallest = POWERS_OF_TEN[FRACTION_DIGITS.saturating_sub(5)];
+    (m < UNIQUE_DIGITS_BOUND && m >= smallest && m as f64 / scale as f64 == magnitude).then_some(m)
+}
+
+/// [`push_short_decimal`] below 10^7: eight fraction digits, so that the
+/// integer part (at most seven digits) and the fraction are each turned
+/// into text as one word ([`eight_digits`]), where the trailing zeros of
+/// the fraction and the leading zeros of the integer part are counted by
+/// one bit scan instead of a division per digit.
+#[inline]
+fn push_eight_fraction_digits(out: &mut Vec<u8>, value: f64, magnitude: f64) -> bool {
+    let Some(m) = scaled_digits::<8>(magnitude) else {
+        return false;
+    };
+    let (whole, fraction) = (m / 100_000_000, m % 100_000_000);
+    let mut text = [0u8; TEXT_CAPACITY];
+    text[0] = b'-';
+    let mut len = usize::from(value < 0.0);
+    let (whole_text, whole_width) = leading_digits(whole);
+    text[len..len + 8].copy_from_slice(&whole_text.to_le_bytes());
+    len += whole_width;
+    text[len] = b'.';
+    len += 1;
+    // The fraction's trailing zeros are the word's top zero bytes; a zero
+    // fraction is written `0`.
+    let fraction = eight_digits(fraction);
+    let fraction_width = (8 - fraction.leading_zeros() as usize / 8).max(1);
+    text[len..len + 8].copy_from_slice(&(fraction | ASCII_ZEROS).to_le_bytes());
+    len += fraction_width;
+    append(out, &text, len);
+    true
+}
+
+/// `b'0'` in every byte of a word: added to [`eight_digits`], the text.
+const ASCII_ZEROS: u64 = 0x3030_3030_3030_3030;
+
+/// The eight decimal digits of `value` (< 10^8, zero-padded on the left),
+/// one per byte, the first digit in the lowest byte: the bytes of the text
+/// in memory order once [`ASCII_ZEROS`] is added.
+///
+/// Divisions on every lane of the word at once (SWAR): 4 + 4 digits in two
+/// 32-bit lanes, each split into 2 + 2 in 16-bit lanes by `(v · 5243) >> 19`
+/// (= v / 100 for v < 10^4), each of those into 1 + 1 in bytes by
+/// `(v · 103) >> 10` (= v / 10 for v < 100). No lane's product reaches the
+/// next lane, and the masks drop what a shift brings down from above.
+#[inline]
+fn eight_digits(value: u64) -> u64 {
+    let quads = (value / 10_000) | ((value % 10_000) << 32);
+    let hundreds = ((quads * 5243) >> 19) & 0x0000_007F_0000_007F;
+    let pairs = hundreds | ((quads - hundreds * 100) << 16);
+    let tens = ((pairs * 103) >> 10) & 0x000F_000F_000F_000F;
+    tens | ((pairs - tens * 10) << 8)
+}
+
+/// The text of `value` (< 10^8) without leading zeros, in the low bytes of
+/// a word, and its width (1 for 0).
+#[inline]
+fn leading_digits(value: u64) -> (u64, usize) {
+    let digits = eight_digits(value);
+    // Leading zeros are the word's low zero bytes; 0 keeps its last digit.
+    let zeros = if value == 0 {
+        7
+    } else {
+        digits.trailing_zeros() as usize / 8
+    };
+    ((digits | ASCII_ZEROS) >> (8 * zeros), 8 - zeros)
+}
+
+/// [`push_short_decimal`] with `FRACTION_DIGITS` fraction digits (4 or 0)
+/// for `magnitude` = |`value`|.
 #[inline(always)]
 fn push_scaled<const FRACTION_DIGITS: usize>(
     out: &mut Vec<u8>,
@@ -84,16 +240,9 @@ fn push_scaled<const FRACTION_DIGITS: usize>(
     magnitude: f64,
 ) -> bool {
     let scale = POWERS_OF_TEN[FRACTION_DIGITS];
-    // Rounded to nearest (`scaled` < 2^50, so adding 0.5 is exact enough
-    // and the cast truncates a non-negative number; through `i64`, which
-    // converts in one instruction, `u64` does not); any integer would do,
-    // the check below decides.
-    let m = (magnitude * scale as f64 + 0.5) as i64 as u64;
-    // Below 10^-5 `ryu` switches to an exponent: `m / 10^9` ≥ 10^-5.
-    let smallest = POWERS_OF_TEN[FRACTION_DIGITS.saturating_sub(5)];
-    if m >= UNIQUE_DIGITS_BOUND || m < smallest || m as f64 / scale as f64 != magnitude {
+    let Some(m) = scaled_digits::<FRACTION_DIGITS>(magnitude) else {
         return false;
-    }
+    };
     let mut text = [0u8; TEXT_CAPACITY];
     let mut len = 0;
     if value < 0.0 {
@@ -111,10 +260,10 @@ fn push_scaled<const FRACTION_DIGITS: usize>(
         text[len] = b'0';
         len += 1;
     } else {
-        // At most 8 trailing zeros (0 < fraction < 10^9): strip 8, 4, 2
-        // and 1 of them where present, four steps instead of one per zero.
+        // At most 3 trailing zeros (0 < fraction < 10^4): strip 2 and 1
+        // of them where present.
         let mut width = FRACTION_DIGITS;
-        for (power, zeros) in [(100_000_000, 8), (10_000, 4), (100, 2), (10, 1)] {
+        for (power, zeros) in [(100, 2), (10, 1)] {
             if zeros < FRACTION_DIGITS && fraction.is_multiple_of(power) {
                 fraction /= power;
                 width -= zeros;
@@ -172,11 +321,37 @@ fn write_digits(slots: &mut [u8], mut value: u64) {
 }
 
 /// Appends a count to `out` as a decimal integer.
+#[inline]
 pub fn push_count(out: &mut Vec<u8>, count: u64) {
+    // One digit, as the fills and levels of most takers: one byte, inline.
+    if count < 10 {
+        out.push(b'0' + count as u8);
+    } else {
+        push_long_count(out, count);
+    }
+}
+
+/// [`push_count`] from 10 on. Counts and ids below 10^16 (all but absurd
+/// ones) are written as one or two words of eight digits
+/// ([`eight_digits`]).
+fn push_long_count(out: &mut Vec<u8>, count: u64) {
     let mut text = [0u8; TEXT_CAPACITY];
-    let width = digit_count(count);
-    write_digits(&mut text[..width], count);
-    append(out, &text, width);
+    let len = if count < 100_000_000 {
+        let (digits, width) = leading_digits(count);
+        text[..8].copy_from_slice(&digits.to_le_bytes());
+        width
+    } else if count < 10_000_000_000_000_000 {
+        let (digits, width) = leading_digits(count / 100_000_000);
+        text[..8].copy_from_slice(&digits.to_le_bytes());
+        let low = eight_digits(count % 100_000_000) | ASCII_ZEROS;
+        text[width..width + 8].copy_from_slice(&low.to_le_bytes());
+        width + 8
+    } else {
+        let width = digit_count(count);
+        write_digits(&mut text[..width], count);
+        width
+    };
+    append(out, &text, len);
 }
 
 #[cfg(test)]
@@ -224,11 +399,12 @@ mod tests {
     #[test]
     fn short_decimals_are_written_exactly_as_ryu_writes_them() {
         // Around every switch: of notation (1e-5, 1e16), of fraction
-        // digits (1e6, 1e11, 1e15), of the digit bound (2^53).
+        // digits (1e7, 1e11, 1e15), of the digit bound (2^53).
         for edge in [
             1e-5,
             1e-4,
             1e6,
+            1e7,
             1e11,
             1e15,
             1e16,
@@ -278,6 +454,65 @@ mod tests {
                 assert_as_ryu(m as f64 / 10f64.powi(k));
             }
         }
+    }
+
+    #[test]
+    fn eight_digits_are_the_zero_padded_text() {
+        let mut state = 3;
+        let values = (0..100_000u64)
+            .chain((0..8).flat_map(|p| {
+                let power = 10u64.pow(p);
+                [power - 1, power, power + 1]
+            }))
+            .chain((0..200_000).map(|_| split_mix(&mut state) % 100_000_000))
+            .chain([99_999_999]);
+        for value in values {
+            let text = (eight_digits(value) | ASCII_ZEROS).to_le_bytes();
+            assert_eq!(text, *format!("{value:08}").as_bytes(), "{value}");
+            let (digits, width) = leading_digits(value);
+            assert_eq!(
+                &digits.to_le_bytes()[..width],
+                value.to_string().as_bytes(),
+                "{value}"
+            );
+        }
+    }
+
+    /// Remembered texts are the texts: values repeated, colliding in the
+    /// table (far more distinct values than slots), of every length up to
+    /// `ryu`'s longest, zeros and undefined values among them.
+    #[test]
+    fn remembered_texts_are_written_as_push_float_writes_them() {
+        let mut state = 11;
+        let mut pool: Vec<Option<f64>> = (0..20_000)
+            .map(|_| {
+                let bits = split_mix(&mut state);
+                Some(match bits % 4 {
+                    0 => (bits % 100_000) as f64 / 100.0,
+                    1 => f64::from_bits(bits),
+                    2 => (bits % 1000) as f64,
+                    _ => -((bits % 7_777) as f64) / 3.0,
+                })
+            })
+            .collect();
+        pool.extend([
+            None,
+            Some(0.0),
+            Some(-0.0),
+            Some(f64::NAN),
+            Some(f64::NEG_INFINITY),
+            Some(-1.2345678901234567e-300),
+        ]);
+        let mut texts = FloatTexts::default();
+        let (mut remembered, mut plain) = (Vec::new(), Vec::new());
+        for _ in 0..200_000 {
+            let value = pool[(split_mix(&mut state) % pool.len() as u64) as usize];
+            texts.push(&mut remembered, value);
+            push_float(&mut plain, value);
+            remembered.push(b',');
+            plain.push(b',');
+        }
+        assert!(remembered == plain);
     }
 
     #[test]
