@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sweep_pipeline::extract::RowRouter;
+use sweep_pipeline::format::classify::Simd;
 use sweep_pipeline::format::{self, FieldBuf, FileKind, Layout};
 
 const ORDER_ROWS: usize = 200_000;
@@ -238,17 +239,23 @@ fn bench_route(c: &mut Criterion) {
         })
     });
 
-    // The same without AVX-512 (the path of CPUs that lack it), to show
-    // what the wide registers buy on this one.
-    group.throughput(Throughput::Bytes(orders.len() as u64));
-    group.bench_function("route_bytes_orders_portable", |b| {
-        let mut router = RowRouter::new(&orders_layout).without_avx512();
-        b.iter(|| {
-            let routed = router.route_bytes(0, black_box(&orders));
-            assert!(routed.rejected.is_empty());
-            black_box(routed.groups().len())
-        })
-    });
+    // The same with each narrower classification this CPU has (the paths
+    // of CPUs without AVX-512, or without AVX2), to show what the wide
+    // registers buy.
+    for simd in Simd::available()
+        .into_iter()
+        .filter(|simd| *simd != Simd::detect())
+    {
+        group.throughput(Throughput::Bytes(orders.len() as u64));
+        group.bench_function(format!("route_bytes_orders_{simd:?}"), |b| {
+            let mut router = RowRouter::new(&orders_layout).with_simd(simd);
+            b.iter(|| {
+                let routed = router.route_bytes(0, black_box(&orders));
+                assert!(routed.rejected.is_empty());
+                black_box(routed.groups().len())
+            })
+        });
+    }
 
     group.finish();
 }

@@ -23,7 +23,7 @@ use std::ops::Range;
 
 use rustc_hash::FxHashMap;
 
-use crate::format::classify::{self, LineClasses};
+use crate::format::classify::{LineClasses, Simd};
 use crate::format::{
     Column, FieldBuf, KeySpans, Layout, RejectReason, is_blank, strip_terminator, values,
 };
@@ -355,13 +355,19 @@ impl Groups {
     }
 }
 
+/// Values of `route_lines`'s `SIMD` parameter (const generics take no enums
+/// on stable Rust).
+const PORTABLE: u8 = 0;
+const AVX2: u8 = 1;
+const AVX512: u8 = 2;
+
 /// Validates and groups the rows of chunks. One per worker thread.
 pub struct RowRouter<'a> {
     layout: &'a Layout,
     fields: FieldBuf,
     groups: Groups,
-    /// Classify short lines with AVX-512 (detected once, in `new`).
-    avx512: bool,
+    /// How short lines are classified (detected once, in `new`).
+    simd: Simd,
     /// The chunk's rows in input order, by group, before they are grouped.
     rows: Vec<(u32, Range<usize>)>,
     /// The keys of the chunk's groups, by group.
@@ -377,17 +383,18 @@ impl<'a> RowRouter<'a> {
             layout,
             fields: FieldBuf::default(),
             groups: Groups::default(),
-            avx512: classify::has_avx512(),
+            simd: Simd::detect(),
             rows: Vec::new(),
             keys: Vec::new(),
             counts: Vec::new(),
         }
     }
 
-    /// The same router, with AVX-512 turned off: the portable path, which
-    /// the tests compare with the default one.
-    pub fn without_avx512(mut self) -> RowRouter<'a> {
-        self.avx512 = false;
+    /// The same router classifying with `simd` (at most what the CPU has;
+    /// anything wider is narrowed to that): the tests and benches compare
+    /// the levels.
+    pub fn with_simd(mut self, simd: Simd) -> RowRouter<'a> {
+        self.simd = simd.min(Simd::detect());
         self
     }
 
@@ -400,28 +407,43 @@ impl<'a> RowRouter<'a> {
     /// chunk `seq`. The ranges of the result index into `bytes`.
     pub fn route_bytes(&mut self, seq: u64, bytes: &[u8]) -> RoutedChunk {
         #[cfg(target_arch = "x86_64")]
-        if self.avx512 {
-            // SAFETY: `avx512` is set only when the CPU has the features.
-            return unsafe { self.route_bytes_avx512(seq, bytes) };
+        match self.simd {
+            // SAFETY: `simd` is at most what `Simd::detect` found the CPU
+            // to have.
+            Simd::Avx512 => return unsafe { self.route_bytes_avx512(seq, bytes) },
+            Simd::Avx2 => return unsafe { self.route_bytes_avx2(seq, bytes) },
+            Simd::Portable => {}
         }
-        self.route_lines::<false>(seq, bytes)
+        self.route_lines::<PORTABLE>(seq, bytes)
     }
 
     /// [`RowRouter::route_bytes`] compiled for AVX-512, so that the
-    /// classification inlined into it uses 64-byte registers.
+    /// classification inlined into it uses 64-byte registers (and the
+    /// checks `popcnt` and BMI).
     ///
     /// # Safety
-    /// The CPU must have AVX-512F and AVX-512BW.
+    /// The CPU must have AVX-512F, AVX-512BW, BMI1 and BMI2.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512bw,bmi1,bmi2,popcnt,lzcnt")]
     unsafe fn route_bytes_avx512(&mut self, seq: u64, bytes: &[u8]) -> RoutedChunk {
-        self.route_lines::<true>(seq, bytes)
+        self.route_lines::<AVX512>(seq, bytes)
     }
 
-    /// The loop of [`RowRouter::route_bytes`]; `AVX512` says whether short
-    /// lines may be classified with AVX-512 (the caller checked the CPU).
+    /// [`RowRouter::route_bytes`] compiled for AVX2.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2, BMI1 and BMI2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,bmi1,bmi2,popcnt,lzcnt")]
+    unsafe fn route_bytes_avx2(&mut self, seq: u64, bytes: &[u8]) -> RoutedChunk {
+        self.route_lines::<AVX2>(seq, bytes)
+    }
+
+    /// The loop of [`RowRouter::route_bytes`]; `SIMD` says how short lines
+    /// may be classified ([`PORTABLE`], [`AVX2`], [`AVX512`]; the caller
+    /// checked the CPU).
     #[inline(always)]
-    fn route_lines<const AVX512: bool>(&mut self, seq: u64, bytes: &[u8]) -> RoutedChunk {
+    fn route_lines<const SIMD: u8>(&mut self, seq: u64, bytes: &[u8]) -> RoutedChunk {
         let mut routed = RoutedChunk {
             seq,
             lines: 0,
@@ -437,10 +459,17 @@ impl<'a> RowRouter<'a> {
         while start < bytes.len() {
             let line_start = start;
             #[cfg(target_arch = "x86_64")]
-            if AVX512 {
-                // SAFETY: `AVX512` is true only in `route_bytes_avx512`,
-                // which the CPU was checked to run.
-                let short = unsafe { LineClasses::of_short_line_avx512(bytes, line_start) };
+            if SIMD != PORTABLE {
+                // SAFETY: `SIMD` is `AVX512` only in `route_bytes_avx512` and
+                // `AVX2` only in `route_bytes_avx2`, which the CPU was checked
+                // to run.
+                let short = unsafe {
+                    if SIMD == AVX512 {
+                        LineClasses::of_short_line_avx512(bytes, line_start)
+                    } else {
+                        LineClasses::of_short_line_avx2(bytes, line_start)
+                    }
+                };
                 if let Some(short) = short {
                     start = line_start + short.next;
                     let line_in_chunk = routed.lines;
@@ -657,7 +686,7 @@ mod tests {
     }
 
     #[test]
-    fn every_line_is_routed_as_the_full_check_says_with_and_without_avx512() {
+    fn every_line_is_routed_as_the_full_check_says_at_every_simd_level() {
         let cases: [(FileKind, &str, &[&str]); 4] = [
             (
                 FileKind::Orders,
@@ -693,10 +722,10 @@ mod tests {
             let expected = expected(&layout, &chunk);
             assert!(expected.iter().filter(|(_, key)| key.is_ok()).count() > 50);
             assert!(expected.iter().filter(|(_, key)| key.is_err()).count() > 50);
-            let mut default = RowRouter::new(&layout);
-            let mut portable = RowRouter::new(&layout).without_avx512();
-            // Twice each: the second time the keys are already known.
-            for router in [&mut default, &mut portable] {
+            // Every level this CPU has, twice each: the second time the keys
+            // are already known.
+            for simd in Simd::available() {
+                let router = &mut RowRouter::new(&layout).with_simd(simd);
                 for seq in 0..2 {
                     let routed = router.route_bytes(seq, &chunk);
                     assert_eq!(outcome(&chunk, &routed), expected, "{header}");
