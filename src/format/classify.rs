@@ -857,7 +857,7 @@ mod tests {
             state ^= state << 17;
             // Newlines rarer than other bytes, so that long lines occur.
             let byte = alphabet[(state >> 33) as usize % alphabet.len()];
-            buf.push(if byte == b'\n' && state % 5 != 0 {
+            buf.push(if byte == b'\n' && !state.is_multiple_of(5) {
                 b'7'
             } else {
                 byte
