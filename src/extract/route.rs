@@ -374,6 +374,8 @@ pub struct RowRouter<'a> {
     keys: Vec<PartitionKey>,
     /// Rows per group, then where each group's next range goes.
     counts: Vec<usize>,
+    /// Where each group's last range ends (`usize::MAX` before its first).
+    last_ends: Vec<usize>,
 }
 
 impl<'a> RowRouter<'a> {
@@ -387,6 +389,7 @@ impl<'a> RowRouter<'a> {
             rows: Vec::new(),
             keys: Vec::new(),
             counts: Vec::new(),
+            last_ends: Vec::new(),
         }
     }
 
@@ -550,15 +553,23 @@ impl<'a> RowRouter<'a> {
             })
             .collect();
         routed.ranges = vec![0..0; self.rows.len()];
+        // `counts` now holds where each group's next range goes; a row that
+        // starts where its group's last range ends joins that range.
+        self.last_ends.clear();
+        self.last_ends.resize(self.keys.len(), usize::MAX);
         for (group, line) in self.rows.drain(..) {
-            let ranges = &mut routed.groups[group as usize].ranges;
-            match routed.ranges[ranges.clone()].last_mut() {
-                Some(previous) if previous.end == line.start => previous.end = line.end,
-                _ => {
-                    routed.ranges[ranges.end] = line;
-                    ranges.end += 1;
-                }
+            let group = group as usize;
+            let next = &mut self.counts[group];
+            if self.last_ends[group] == line.start {
+                routed.ranges[*next - 1].end = line.end;
+            } else {
+                routed.ranges[*next] = line.clone();
+                *next += 1;
             }
+            self.last_ends[group] = line.end;
+        }
+        for (group, end) in routed.groups.iter_mut().zip(&self.counts) {
+            group.ranges.end = *end;
         }
     }
 
