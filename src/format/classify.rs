@@ -276,32 +276,14 @@ impl LineClasses<u64> {
         // alignment requirement; the caller vouches for the features.
         let block = unsafe { _mm512_loadu_si512(window.as_ptr().cast::<__m512i>()) };
         let equal = |byte: u8| _mm512_cmpeq_epi8_mask(block, _mm512_set1_epi8(byte as i8));
-        let newlines = equal(b'\n');
-        if newlines == 0 {
-            return None;
-        }
-        let end = newlines.trailing_zeros() as usize;
-        let len = if end > 0 && window[end - 1] == b'\r' {
-            end - 1
-        } else {
-            end
-        };
-        let keep = (1u64 << len) - 1;
         // `byte - '0'`, unsigned, is at most 9 exactly for a digit.
-        let digits = _mm512_cmple_epu8_mask(
-            _mm512_sub_epi8(block, _mm512_set1_epi8(b'0' as i8)),
-            _mm512_set1_epi8(9),
-        );
-        Some(LineClasses {
-            len,
-            next: end + 1,
-            commas: equal(b',') & keep,
-            quotes: equal(b'"') & keep,
-            non_digits: !digits & keep,
-            zeros: equal(b'0') & keep,
-            dots: equal(b'.') & keep,
-            colons: equal(b':') & keep,
-        })
+        let digits = || {
+            _mm512_cmple_epu8_mask(
+                _mm512_sub_epi8(block, _mm512_set1_epi8(b'0' as i8)),
+                _mm512_set1_epi8(9),
+            )
+        };
+        LineClasses::of_window_masks(window, equal, digits)
     }
 
     /// [`LineClasses::of_short_line_avx512`] with two 32-byte blocks, for
@@ -331,6 +313,26 @@ impl LineClasses<u64> {
             let needle = _mm256_set1_epi8(byte as i8);
             mask(_mm256_cmpeq_epi8(low, needle)) | mask(_mm256_cmpeq_epi8(high, needle)) << 32
         };
+        // `byte - '0'`, unsigned, is at most 9 exactly for a digit, that is
+        // exactly when max(byte - '0', 9) is 9.
+        let digit = |block: __m256i| {
+            let shifted = _mm256_sub_epi8(block, _mm256_set1_epi8(b'0' as i8));
+            let nine = _mm256_set1_epi8(9);
+            mask(_mm256_cmpeq_epi8(_mm256_max_epu8(shifted, nine), nine))
+        };
+        LineClasses::of_window_masks(window, equal, || digit(low) | digit(high) << 32)
+    }
+
+    /// The short line at the start of a 64-byte `window`, from the masks of
+    /// the window: `equal(byte)` marks where `byte` is, `digits()` where a
+    /// digit is. `None` when the window holds no newline. Shared by the
+    /// wide paths, each of which inlines it with its own instructions.
+    #[inline(always)]
+    fn of_window_masks(
+        window: &[u8],
+        equal: impl Fn(u8) -> u64,
+        digits: impl FnOnce() -> u64,
+    ) -> Option<LineClasses<u64>> {
         let newlines = equal(b'\n');
         if newlines == 0 {
             return None;
@@ -342,20 +344,12 @@ impl LineClasses<u64> {
             end
         };
         let keep = (1u64 << len) - 1;
-        // `byte - '0'`, unsigned, is at most 9 exactly for a digit, that is
-        // exactly when max(byte - '0', 9) is 9.
-        let digit = |block: __m256i| {
-            let shifted = _mm256_sub_epi8(block, _mm256_set1_epi8(b'0' as i8));
-            let nine = _mm256_set1_epi8(9);
-            mask(_mm256_cmpeq_epi8(_mm256_max_epu8(shifted, nine), nine))
-        };
-        let digits = digit(low) | digit(high) << 32;
         Some(LineClasses {
             len,
             next: end + 1,
             commas: equal(b',') & keep,
             quotes: equal(b'"') & keep,
-            non_digits: !digits & keep,
+            non_digits: !digits() & keep,
             zeros: equal(b'0') & keep,
             dots: equal(b'.') & keep,
             colons: equal(b':') & keep,
