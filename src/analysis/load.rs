@@ -46,8 +46,9 @@ pub struct OrderColumns<'a> {
     pub time_text: Vec<&'a [u8]>,
     /// `side`.
     pub side: Vec<Side>,
-    /// `side` as written in the file (unquoted), echoed in the detailed output.
-    pub side_text: Vec<&'a [u8]>,
+    /// `side` as written in the file (unquoted, one byte), echoed in the
+    /// detailed output.
+    pub side_text: Vec<u8>,
     /// `price`; `None` for a market order without one.
     pub price: Vec<Option<f64>>,
     /// `quantity`.
