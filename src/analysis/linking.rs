@@ -279,25 +279,31 @@ pub(crate) fn link(orders: &OrderColumns<'_>, trades: &TradeColumns) -> Linking 
             let row = row_of(id);
             if row != NO_ROW {
                 *taker_row = row;
-                fill_counts[row as usize + 1] += 1;
+                fill_counts[row as usize] += 1;
             }
         }
     }
 
-    // Counting sort of the fills by taker row, visiting trades in time order
-    // so every taker's fills come out in (time, trade_id) order.
+    // Counting sort of the fills by taker row. The running sums make
+    // `fill_start[r]` the end of row `r`'s fills; the trades are then
+    // placed from the last (by time) to the first, each one slot before
+    // the previous of its row, so every taker's fills come out in
+    // (time, trade_id) order and `fill_start[r]` ends at the row's start,
+    // without a second array of positions.
     let mut fill_start = fill_counts;
-    for row in 0..order_count {
-        fill_start[row + 1] += fill_start[row];
+    let mut fill_count = 0;
+    for end in &mut fill_start[..order_count] {
+        fill_count += *end;
+        *end = fill_count;
     }
-    let mut next_slot: Vec<u32> = fill_start[..order_count].to_vec();
-    let mut fills = vec![0u32; fill_start[order_count] as usize];
-    for &trade in &trade_order {
+    fill_start[order_count] = fill_count;
+    let mut fills = vec![0u32; fill_count as usize];
+    for &trade in trade_order.iter().rev() {
         let row = taker_row_of_trade[trade as usize];
         if row != NO_ROW {
-            let slot = &mut next_slot[row as usize];
+            let slot = &mut fill_start[row as usize];
+            *slot -= 1;
             fills[*slot as usize] = trade;
-            *slot += 1;
         }
     }
 
