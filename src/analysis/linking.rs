@@ -59,8 +59,12 @@ pub(crate) struct Linking {
     /// Trade indices sorted by `(time, trade_id)`, ties in file order.
     pub trade_order: Vec<u32>,
     /// The trade times in `trade_order` order, for reference-price lookups
-    /// (sorted once here, shared by the taker and unmatched analyses).
-    pub sorted_trade_times: Vec<u64>,
+    /// (sorted once here, shared by the taker and unmatched analyses);
+    /// empty when the file has them in that order already: read them through
+    /// [`Linking::sorted_trade_times`].
+    sorted_trade_times: Vec<u64>,
+    /// The file's trades are in `(time, trade_id)` order.
+    trades_in_file_order: bool,
     /// `fills[fill_start[r]..fill_start[r + 1]]` are the trades in which order
     /// row `r` is the taker, in `trade_order` order.
     pub fill_start: Vec<u32>,
@@ -69,6 +73,16 @@ pub(crate) struct Linking {
 }
 
 impl Linking {
+    /// The trade times in `trade_order` order: the file's own column when
+    /// the file is in that order (usually), so that it is not copied.
+    pub fn sorted_trade_times<'t>(&'t self, trades: &'t TradeColumns) -> &'t [u64] {
+        if self.trades_in_file_order {
+            &trades.time_ns
+        } else {
+            &self.sorted_trade_times
+        }
+    }
+
     /// The reference price of an order arriving at `time_ns`: the price of
     /// the last trade, linked or not, by `(time, trade_id)`, strictly
     /// earlier.
@@ -76,7 +90,9 @@ impl Linking {
     /// binary search is what the tests hold it to.
     #[cfg_attr(not(test), allow(dead_code))]
     pub fn reference_price(&self, time_ns: u64, trades: &TradeColumns) -> Option<f64> {
-        let earlier = self.sorted_trade_times.partition_point(|&t| t < time_ns);
+        let earlier = self
+            .sorted_trade_times(trades)
+            .partition_point(|&t| t < time_ns);
         let last_earlier = *self.trade_order.get(earlier.checked_sub(1)?)?;
         Some(trades.price[last_earlier as usize])
     }
@@ -94,7 +110,7 @@ impl Linking {
         time_ns: u64,
         trades: &TradeColumns,
     ) -> Option<f64> {
-        let times = &self.sorted_trade_times;
+        let times = self.sorted_trade_times(trades);
         // Invariant: `cursor.earlier` is the number of trades strictly
         // before `cursor.time_ns`.
         let earlier = if time_ns >= cursor.time_ns {
@@ -308,7 +324,7 @@ pub(crate) fn link(orders: &OrderColumns<'_>, trades: &TradeColumns) -> Linking 
     }
 
     let sorted_trade_times = if in_file_order {
-        trades.time_ns.clone()
+        Vec::new()
     } else {
         trade_order
             .iter()
@@ -322,6 +338,7 @@ pub(crate) fn link(orders: &OrderColumns<'_>, trades: &TradeColumns) -> Linking 
         unlinked_trades,
         trade_order,
         sorted_trade_times,
+        trades_in_file_order: in_file_order,
         fill_start,
         fills,
     }
@@ -439,7 +456,7 @@ mod tests {
             let l = link(&OrderColumns::default(), &t);
             assert_eq!(l.trade_order, expected, "{keys:?}");
             let times: Vec<u64> = expected.iter().map(|&i| keys[i as usize].0).collect();
-            assert_eq!(l.sorted_trade_times, times, "{keys:?}");
+            assert_eq!(l.sorted_trade_times(&t), times, "{keys:?}");
         }
     }
 
