@@ -92,6 +92,8 @@ pub fn analyse(data: &PartitionData<'_>, sweep_min_levels: u32) -> PartitionRepo
 /// The working memory of [`analyse_into`] (see [`WorkerBuffers`]).
 #[derive(Default)]
 struct AnalysisBuffers {
+    links: linking::Linking,
+    link_scratch: linking::LinkScratch,
     takers: Vec<TakerMetrics>,
     samples: samples::MetricSamples,
     unmatched: unmatched::UnmatchedBuffers,
@@ -105,9 +107,12 @@ fn analyse_into(
     buffers: &mut AnalysisBuffers,
     report: &mut PartitionReport,
 ) {
-    let linking = linking::link(&data.orders, &data.trades);
+    let spare = std::mem::take(&mut buffers.links);
+    buffers.links =
+        linking::link_reusing(&data.orders, &data.trades, spare, &mut buffers.link_scratch);
+    let linking = &buffers.links;
     let takers = &mut buffers.takers;
-    takers::taker_metrics(data, &linking, sweep_min_levels, takers);
+    takers::taker_metrics(data, linking, sweep_min_levels, takers);
     let matched_orders = linking
         .canonical_rows
         .iter()
@@ -158,7 +163,7 @@ fn analyse_into(
     summary::write_summary(&table, &mut report.summary_csv);
     unmatched::write_unmatched(
         data,
-        &linking,
+        linking,
         &mut buffers.unmatched,
         &mut report.unmatched_csv,
     );
