@@ -448,8 +448,8 @@ fn check_order_line(index: usize, line: &[u8], scratch: &mut FieldBuf) {
             assert_eq!(Some(row.order_id), ref_u64(must(&reference, "order_id")));
             assert_eq!(row.time_text, must(&reference, "time"));
             assert_eq!(Some(row.time_ns), ref_time_ns(row.time_text), "{shown:?}");
-            assert_eq!(row.side_text, must(&reference, "side"));
-            assert_eq!(Some(row.side), ref_side(row.side_text));
+            assert_eq!(&[row.side_text][..], must(&reference, "side"));
+            assert_eq!(Some(row.side), ref_side(&[row.side_text]));
             let price = must(&reference, "price");
             if price.is_empty() {
                 assert_eq!(row.price, None);

@@ -60,7 +60,7 @@ fn valid_order_rows_hold_their_values() {
     assert_eq!(row.date.iso_string(), "2024-01-05");
     assert_eq!(row.order_id, 7);
     assert_eq!(row.side, Side::Buy);
-    assert_eq!(row.side_text, b"1");
+    assert_eq!(row.side_text, b'1');
     assert_eq!(row.price, None);
     assert_eq!(row.quantity, 0.25);
     assert_eq!(row.order_type, OrderType::Market);

@@ -21,7 +21,7 @@ pub fn write_detailed(orders: &OrderColumns<'_>, takers: &[TakerMetrics], out: &
         out.push(b',');
         out.extend_from_slice(orders.time_text[r]);
         out.push(b',');
-        push_short_field(out, orders.side_text[r]);
+        out.push(orders.side_text[r]);
         out.push(b',');
         push_short_field(out, orders.order_type[r].code().as_bytes());
         out.push(b',');
@@ -52,7 +52,7 @@ pub fn write_detailed(orders: &OrderColumns<'_>, takers: &[TakerMetrics], out: &
     }
 }
 
-/// Appends a field of (almost always) one byte, a side or an order type:
+/// Appends a field of (almost always) one byte, an order type:
 /// as a byte, not through a call to `memcpy` for a length known only at
 /// run time.
 #[inline]
@@ -78,7 +78,7 @@ mod tests {
             push_count(out, orders.order_id[r]);
             for text in [
                 orders.time_text[r],
-                orders.side_text[r],
+                &[orders.side_text[r]],
                 orders.order_type[r].code().as_bytes(),
             ] {
                 out.push(b',');
@@ -143,7 +143,7 @@ mod tests {
             orders.time_ns.push(0);
             orders.time_text.push(b"09:30:00.1");
             orders.side.push(Side::Buy);
-            orders.side_text.push(b"B");
+            orders.side_text.push(b'B');
             orders.price.push(Some(pick()).filter(|_| row % 3 != 0));
             orders.quantity.push(pick());
             orders.order_type.push(OrderType::Limit);

@@ -44,7 +44,7 @@ impl Hasher for OrderIdHasher {
 pub(crate) const NO_ROW: u32 = u32::MAX;
 
 /// The links between the orders and trades of one partition.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Linking {
     /// The rows that exist for every purpose: the first row of each order id,
     /// in file order.
@@ -59,8 +59,12 @@ pub(crate) struct Linking {
     /// Trade indices sorted by `(time, trade_id)`, ties in file order.
     pub trade_order: Vec<u32>,
     /// The trade times in `trade_order` order, for reference-price lookups
-    /// (sorted once here, shared by the taker and unmatched analyses).
-    pub sorted_trade_times: Vec<u64>,
+    /// (sorted once here, shared by the taker and unmatched analyses);
+    /// empty when the file has them in that order already: read them through
+    /// [`Linking::sorted_trade_times`].
+    sorted_trade_times: Vec<u64>,
+    /// The file's trades are in `(time, trade_id)` order.
+    trades_in_file_order: bool,
     /// `fills[fill_start[r]..fill_start[r + 1]]` are the trades in which order
     /// row `r` is the taker, in `trade_order` order.
     pub fill_start: Vec<u32>,
@@ -69,6 +73,16 @@ pub(crate) struct Linking {
 }
 
 impl Linking {
+    /// The trade times in `trade_order` order: the file's own column when
+    /// the file is in that order (usually), so that it is not copied.
+    pub fn sorted_trade_times<'t>(&'t self, trades: &'t TradeColumns) -> &'t [u64] {
+        if self.trades_in_file_order {
+            &trades.time_ns
+        } else {
+            &self.sorted_trade_times
+        }
+    }
+
     /// The reference price of an order arriving at `time_ns`: the price of
     /// the last trade, linked or not, by `(time, trade_id)`, strictly
     /// earlier.
@@ -76,7 +90,9 @@ impl Linking {
     /// binary search is what the tests hold it to.
     #[cfg_attr(not(test), allow(dead_code))]
     pub fn reference_price(&self, time_ns: u64, trades: &TradeColumns) -> Option<f64> {
-        let earlier = self.sorted_trade_times.partition_point(|&t| t < time_ns);
+        let earlier = self
+            .sorted_trade_times(trades)
+            .partition_point(|&t| t < time_ns);
         let last_earlier = *self.trade_order.get(earlier.checked_sub(1)?)?;
         Some(trades.price[last_earlier as usize])
     }
@@ -94,7 +110,7 @@ impl Linking {
         time_ns: u64,
         trades: &TradeColumns,
     ) -> Option<f64> {
-        let times = &self.sorted_trade_times;
+        let times = self.sorted_trade_times(trades);
         // Invariant: `cursor.earlier` is the number of trades strictly
         // before `cursor.time_ns`.
         let earlier = if time_ns >= cursor.time_ns {
@@ -162,26 +178,35 @@ pub(crate) fn taker_id(trades: &TradeColumns, trade: usize) -> Option<u64> {
 /// answers a lookup with one load, several times faster than hashing (the
 /// lookups, one per order and two or three per trade, were most of the
 /// linking's cost). Sparse ids, such as an exchange-wide sequence split
-/// over many securities, take the hash map. Both answer the same.
-enum OrderIndex {
+/// over many securities, take the hash map. Both answer the same. The
+/// tables live in [`LinkScratch`]; this is a view of the one in use.
+#[derive(Clone, Copy)]
+enum OrderIndex<'a> {
     /// `rows[id − first_id]`, [`NO_ROW`] for an id without an order.
-    Dense { first_id: u64, rows: Vec<u32> },
+    Dense { first_id: u64, rows: &'a [u32] },
     /// Any ids.
-    Hashed(HashMap<u64, u32, BuildHasherDefault<OrderIdHasher>>),
+    Hashed(&'a HashMap<u64, u32, BuildHasherDefault<OrderIdHasher>>),
 }
 
-impl OrderIndex {
-    /// Indexes `ids` (one per order row, in file order): the first row of
-    /// each id counts, and goes to `canonical_rows`; later ones are
-    /// counted in `duplicate_orders`.
-    fn build(ids: &[u64], canonical_rows: &mut Vec<u32>, duplicate_orders: &mut u64) -> OrderIndex {
+impl<'a> OrderIndex<'a> {
+    /// Indexes `ids` (one per order row, in file order) in one of the
+    /// `scratch` tables: the first row of each id counts, and goes to
+    /// `canonical_rows`; later ones are counted in `duplicate_orders`.
+    fn build(
+        ids: &[u64],
+        scratch: &'a mut LinkScratch,
+        canonical_rows: &mut Vec<u32>,
+        duplicate_orders: &mut u64,
+    ) -> OrderIndex<'a> {
         let (first_id, last_id) = ids.iter().fold((u64::MAX, 0), |(low, high), &id| {
             (low.min(id), high.max(id))
         });
         // At most four slots per order (16 bytes), or a small table.
         let dense_limit = (ids.len() as u64).saturating_mul(4).saturating_add(4096);
         if !ids.is_empty() && last_id - first_id < dense_limit {
-            let mut rows = vec![NO_ROW; (last_id - first_id) as usize + 1];
+            let rows = &mut scratch.dense_rows;
+            rows.clear();
+            rows.resize((last_id - first_id) as usize + 1, NO_ROW);
             for (row, &id) in ids.iter().enumerate() {
                 let slot = &mut rows[(id - first_id) as usize];
                 if *slot == NO_ROW {
@@ -193,8 +218,9 @@ impl OrderIndex {
             }
             return OrderIndex::Dense { first_id, rows };
         }
-        let mut first_row: HashMap<u64, u32, BuildHasherDefault<OrderIdHasher>> =
-            HashMap::with_capacity_and_hasher(ids.len(), BuildHasherDefault::default());
+        let first_row = &mut scratch.first_row;
+        first_row.clear();
+        first_row.reserve(ids.len());
         for (row, &id) in ids.iter().enumerate() {
             match first_row.entry(id) {
                 std::collections::hash_map::Entry::Occupied(_) => *duplicate_orders += 1,
@@ -210,12 +236,12 @@ impl OrderIndex {
     /// The first row of order `id`; [`NO_ROW`] for 0 (unknown) or an id
     /// that is not an order of the partition.
     #[inline]
-    fn row_of(&self, id: u64) -> u32 {
+    fn row_of(self, id: u64) -> u32 {
         if id == 0 {
             return NO_ROW;
         }
         match self {
-            OrderIndex::Dense { first_id, rows } => usize::try_from(id.wrapping_sub(*first_id))
+            OrderIndex::Dense { first_id, rows } => usize::try_from(id.wrapping_sub(first_id))
                 .ok()
                 .and_then(|at| rows.get(at))
                 .copied()
@@ -223,6 +249,18 @@ impl OrderIndex {
             OrderIndex::Hashed(first_row) => first_row.get(&id).copied().unwrap_or(NO_ROW),
         }
     }
+}
+
+/// The tables [`link_reusing`] builds and drops: a worker keeps them from
+/// one partition to the next, so that their memory is faulted in once.
+#[derive(Default)]
+pub(crate) struct LinkScratch {
+    /// The dense [`OrderIndex`].
+    dense_rows: Vec<u32>,
+    /// The hashed [`OrderIndex`].
+    first_row: HashMap<u64, u32, BuildHasherDefault<OrderIdHasher>>,
+    /// Each trade's taker row, [`NO_ROW`] for none.
+    taker_row_of_trade: Vec<u32>,
 }
 
 /// True when the trades of the file are in `(time, trade_id)` order (ties
@@ -235,17 +273,52 @@ fn trades_in_time_order(trades: &TradeColumns) -> bool {
 }
 
 /// Builds the links of a partition.
+#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn link(orders: &OrderColumns<'_>, trades: &TradeColumns) -> Linking {
+    link_reusing(
+        orders,
+        trades,
+        Linking::default(),
+        &mut LinkScratch::default(),
+    )
+}
+
+/// [`link`] into the allocations of `spare` (the previous partition's
+/// links) and `scratch`: the same links, without faulting in fresh memory
+/// for every partition.
+pub(crate) fn link_reusing(
+    orders: &OrderColumns<'_>,
+    trades: &TradeColumns,
+    spare: Linking,
+    scratch: &mut LinkScratch,
+) -> Linking {
     let order_count = orders.len();
     assert!(
         order_count < NO_ROW as usize && trades.len() < NO_ROW as usize,
         "a partition holds fewer than 2^32 - 1 rows per file"
     );
 
+    let Linking {
+        mut canonical_rows,
+        mut matched,
+        mut trade_order,
+        mut sorted_trade_times,
+        fill_start: mut fill_counts,
+        mut fills,
+        ..
+    } = spare;
+    let mut taker_row_of_trade = std::mem::take(&mut scratch.taker_row_of_trade);
+
     // Order id -> first row.
-    let mut canonical_rows = Vec::with_capacity(order_count);
+    canonical_rows.clear();
+    canonical_rows.reserve(order_count);
     let mut duplicate_orders = 0;
-    let index = OrderIndex::build(&orders.order_id, &mut canonical_rows, &mut duplicate_orders);
+    let index = OrderIndex::build(
+        &orders.order_id,
+        scratch,
+        &mut canonical_rows,
+        &mut duplicate_orders,
+    );
     let row_of = |id: u64| index.row_of(id);
 
     // Trades by (time, trade_id); a stable sort keeps file order for ties.
@@ -253,17 +326,21 @@ pub(crate) fn link(orders: &OrderColumns<'_>, trades: &TradeColumns) -> Linking 
     // several times cheaper than the sort's own check through the indices,
     // and file order is then the answer.
     let in_file_order = trades_in_time_order(trades);
-    let mut trade_order: Vec<u32> = (0..trades.len() as u32).collect();
+    trade_order.clear();
+    trade_order.extend(0..trades.len() as u32);
     if !in_file_order {
         trade_order.sort_by_key(|&t| (trades.time_ns[t as usize], trades.trade_id[t as usize]));
     }
 
     // One pass over the trades: matched flags, linking, and each trade's
     // taker row.
-    let mut matched = vec![false; order_count];
+    matched.clear();
+    matched.resize(order_count, false);
     let mut unlinked_trades = 0;
-    let mut taker_row_of_trade = vec![NO_ROW; trades.len()];
-    let mut fill_counts = vec![0u32; order_count + 1];
+    taker_row_of_trade.clear();
+    taker_row_of_trade.resize(trades.len(), NO_ROW);
+    fill_counts.clear();
+    fill_counts.resize(order_count + 1, 0);
     for (trade, taker_row) in taker_row_of_trade.iter_mut().enumerate() {
         let buy_row = row_of(trades.buy_order_id[trade]);
         let sell_row = row_of(trades.sell_order_id[trade]);
@@ -279,36 +356,40 @@ pub(crate) fn link(orders: &OrderColumns<'_>, trades: &TradeColumns) -> Linking 
             let row = row_of(id);
             if row != NO_ROW {
                 *taker_row = row;
-                fill_counts[row as usize + 1] += 1;
+                fill_counts[row as usize] += 1;
             }
         }
     }
 
-    // Counting sort of the fills by taker row, visiting trades in time order
-    // so every taker's fills come out in (time, trade_id) order.
+    // Counting sort of the fills by taker row. The running sums make
+    // `fill_start[r]` the end of row `r`'s fills; the trades are then
+    // placed from the last (by time) to the first, each one slot before
+    // the previous of its row, so every taker's fills come out in
+    // (time, trade_id) order and `fill_start[r]` ends at the row's start,
+    // without a second array of positions.
     let mut fill_start = fill_counts;
-    for row in 0..order_count {
-        fill_start[row + 1] += fill_start[row];
+    let mut fill_count = 0;
+    for end in &mut fill_start[..order_count] {
+        fill_count += *end;
+        *end = fill_count;
     }
-    let mut next_slot: Vec<u32> = fill_start[..order_count].to_vec();
-    let mut fills = vec![0u32; fill_start[order_count] as usize];
-    for &trade in &trade_order {
+    fill_start[order_count] = fill_count;
+    fills.clear();
+    fills.resize(fill_count as usize, 0);
+    for &trade in trade_order.iter().rev() {
         let row = taker_row_of_trade[trade as usize];
         if row != NO_ROW {
-            let slot = &mut next_slot[row as usize];
+            let slot = &mut fill_start[row as usize];
+            *slot -= 1;
             fills[*slot as usize] = trade;
-            *slot += 1;
         }
     }
 
-    let sorted_trade_times = if in_file_order {
-        trades.time_ns.clone()
-    } else {
-        trade_order
-            .iter()
-            .map(|&t| trades.time_ns[t as usize])
-            .collect()
-    };
+    sorted_trade_times.clear();
+    if !in_file_order {
+        sorted_trade_times.extend(trade_order.iter().map(|&t| trades.time_ns[t as usize]));
+    }
+    scratch.taker_row_of_trade = taker_row_of_trade;
     Linking {
         canonical_rows,
         duplicate_orders,
@@ -316,6 +397,7 @@ pub(crate) fn link(orders: &OrderColumns<'_>, trades: &TradeColumns) -> Linking 
         unlinked_trades,
         trade_order,
         sorted_trade_times,
+        trades_in_file_order: in_file_order,
         fill_start,
         fills,
     }
@@ -406,6 +488,58 @@ mod tests {
         }
     }
 
+    /// Links built into the previous partition's allocations are the links
+    /// built afresh, whatever the sizes and kinds of index before.
+    #[test]
+    fn reused_buffers_link_as_fresh_ones() {
+        let mut state = 5u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let fields = |l: Linking| {
+            (
+                l.canonical_rows,
+                l.duplicate_orders,
+                l.matched,
+                l.unlinked_trades,
+                l.trade_order,
+                l.sorted_trade_times,
+                l.trades_in_file_order,
+                l.fill_start,
+                l.fills,
+            )
+        };
+        let (mut spare, mut scratch) = (Linking::default(), LinkScratch::default());
+        for round in 0..100 {
+            let order_count = next() % 40;
+            // Dense ids, and sparse ones for the hash map.
+            let spread = if round % 3 == 0 { 1 << 40 } else { 1 };
+            let mut orders = OrderColumns::default();
+            for _ in 0..order_count {
+                orders
+                    .order_id
+                    .push((1 + next() % (order_count + 1)) * spread);
+            }
+            let rows: Vec<(u64, u64, Option<Side>)> = (0..next() % 60)
+                .map(|_| {
+                    let id = |n: u64| (n % (order_count + 3)) * spread;
+                    let side = [None, Some(Side::Buy), Some(Side::Sell)][(next() % 3) as usize];
+                    (id(next()), id(next()), side)
+                })
+                .collect();
+            let mut t = trades(&rows, round % 2 == 0);
+            for time in t.time_ns.iter_mut() {
+                *time = next() % 5;
+            }
+            let reused = link_reusing(&orders, &t, spare, &mut scratch);
+            assert_eq!(fields(reused.clone()), fields(link(&orders, &t)));
+            spare = reused;
+        }
+    }
+
     /// Trades already in order (the sort skipped) and not (sorted) come
     /// out as a stable sort by (time, trade_id) puts them, ties included.
     #[test]
@@ -433,7 +567,7 @@ mod tests {
             let l = link(&OrderColumns::default(), &t);
             assert_eq!(l.trade_order, expected, "{keys:?}");
             let times: Vec<u64> = expected.iter().map(|&i| keys[i as usize].0).collect();
-            assert_eq!(l.sorted_trade_times, times, "{keys:?}");
+            assert_eq!(l.sorted_trade_times(&t), times, "{keys:?}");
         }
     }
 

@@ -146,12 +146,15 @@ impl Group {
     }
 }
 
-/// Computes the metrics of every taker order, sorted by (order time, order id).
+/// Computes the metrics of every taker order, sorted by (order time, order
+/// id), into `metrics`, emptied first (a worker keeps the vector from one
+/// partition to the next: its memory is faulted in once).
 pub fn taker_metrics(
     data: &PartitionData<'_>,
     linking: &Linking,
     sweep_min_levels: u32,
-) -> Vec<TakerMetrics> {
+    metrics: &mut Vec<TakerMetrics>,
+) {
     let orders = &data.orders;
     let trades = &data.trades;
 
@@ -172,67 +175,63 @@ pub fn taker_metrics(
     // Takers are in time order: each reference lookup starts where the
     // previous one ended.
     let mut cursor = ReferenceCursor::default();
-    takers
-        .iter()
-        .map(|&row| {
-            let fills = linking.fills_of(row);
-            let r = row as usize;
-            let first = fills[0] as usize;
-            let last = fills[fills.len() - 1] as usize;
-            let first_price = trades.price[first];
-            let last_price = trades.price[last];
-            let (filled_qty, notional, levels) = if fills.len() == 1 {
-                // One fill (most takers): the sums of one value, taken as
-                // `numpy_sum` takes them, and one level, without the
-                // scratch vectors and the sort.
-                let (price, quantity) = (first_price, trades.quantity[first]);
-                (numpy_sum(&[quantity]), numpy_sum(&[price * quantity]), 1)
-            } else {
-                quantities.clear();
-                notionals.clear();
-                prices.clear();
-                for &trade in fills {
-                    let (price, quantity) = (
-                        trades.price[trade as usize],
-                        trades.quantity[trade as usize],
-                    );
-                    quantities.push(quantity);
-                    notionals.push(price * quantity);
-                    prices.push(price);
-                }
-                prices.sort_unstable_by(f64::total_cmp);
-                prices.dedup_by(|a, b| a == b);
-                (
-                    numpy_sum(&quantities),
-                    numpy_sum(&notionals),
-                    prices.len() as u64,
-                )
-            };
-
-            let sigma = orders.side[r].sign();
-            let vwap = notional / filled_qty;
-            let arrival_price =
-                linking.reference_price_from(&mut cursor, orders.time_ns[r], trades);
-            let duration_ns = trades.time_ns[last] as i64 - orders.time_ns[r] as i64;
-            TakerMetrics {
-                row,
-                is_sweep: levels >= u64::from(sweep_min_levels),
-                order_qty: orders.quantity[r],
-                fills: fills.len() as u64,
-                levels,
-                filled_qty,
-                fill_ratio: filled_qty / orders.quantity[r],
-                notional,
-                vwap,
-                first_price,
-                last_price,
-                arrival_price,
-                price_impact_bps: sigma * (last_price - first_price) / first_price * 1e4,
-                slippage_bps: sigma * (vwap - first_price) / first_price * 1e4,
-                shortfall_bps: arrival_price
-                    .map(|arrival| sigma * (vwap - arrival) / arrival * 1e4),
-                duration_ms: duration_ns as f64 / 1e6,
+    metrics.clear();
+    metrics.extend(takers.iter().map(|&row| {
+        let fills = linking.fills_of(row);
+        let r = row as usize;
+        let first = fills[0] as usize;
+        let last = fills[fills.len() - 1] as usize;
+        let first_price = trades.price[first];
+        let last_price = trades.price[last];
+        let (filled_qty, notional, levels) = if fills.len() == 1 {
+            // One fill (most takers): the sums of one value, taken as
+            // `numpy_sum` takes them, and one level, without the
+            // scratch vectors and the sort.
+            let (price, quantity) = (first_price, trades.quantity[first]);
+            (numpy_sum(&[quantity]), numpy_sum(&[price * quantity]), 1)
+        } else {
+            quantities.clear();
+            notionals.clear();
+            prices.clear();
+            for &trade in fills {
+                let (price, quantity) = (
+                    trades.price[trade as usize],
+                    trades.quantity[trade as usize],
+                );
+                quantities.push(quantity);
+                notionals.push(price * quantity);
+                prices.push(price);
             }
-        })
-        .collect()
+            prices.sort_unstable_by(f64::total_cmp);
+            prices.dedup_by(|a, b| a == b);
+            (
+                numpy_sum(&quantities),
+                numpy_sum(&notionals),
+                prices.len() as u64,
+            )
+        };
+
+        let sigma = orders.side[r].sign();
+        let vwap = notional / filled_qty;
+        let arrival_price = linking.reference_price_from(&mut cursor, orders.time_ns[r], trades);
+        let duration_ns = trades.time_ns[last] as i64 - orders.time_ns[r] as i64;
+        TakerMetrics {
+            row,
+            is_sweep: levels >= u64::from(sweep_min_levels),
+            order_qty: orders.quantity[r],
+            fills: fills.len() as u64,
+            levels,
+            filled_qty,
+            fill_ratio: filled_qty / orders.quantity[r],
+            notional,
+            vwap,
+            first_price,
+            last_price,
+            arrival_price,
+            price_impact_bps: sigma * (last_price - first_price) / first_price * 1e4,
+            slippage_bps: sigma * (vwap - first_price) / first_price * 1e4,
+            shortfall_bps: arrival_price.map(|arrival| sigma * (vwap - arrival) / arrival * 1e4),
+            duration_ms: duration_ns as f64 / 1e6,
+        }
+    }));
 }

@@ -27,6 +27,16 @@ struct SideRow {
 }
 
 impl SideRow {
+    /// Back to no orders, the vectors' allocations kept.
+    fn reset(&mut self) {
+        self.orders = 0;
+        self.unmatched_qty.clear();
+        self.limit_orders = 0;
+        self.distances.clear();
+        self.marketable = 0;
+        self.buckets = [0; 4];
+    }
+
     fn add_distance(&mut self, distance: f64) {
         self.distances.push(distance);
         if distance <= 0.0 {
@@ -80,15 +90,32 @@ fn push_mean_median_p90(values: &[f64], out: &mut Vec<u8>, scratch: &mut Vec<i64
     }
 }
 
+/// The accumulators of [`write_unmatched`], kept by a worker from one
+/// partition to the next so that their memory is faulted in once.
+#[derive(Default)]
+pub struct UnmatchedBuffers {
+    /// Rows B, S, ALL; every order counts in its side's row and in ALL.
+    rows: [SideRow; 3],
+    /// Sort keys for the percentiles.
+    keys: Vec<i64>,
+}
+
 /// Writes the unmatched orders file's text (header included) to `out`.
-pub fn write_unmatched(data: &PartitionData<'_>, linking: &Linking, out: &mut Vec<u8>) {
+pub fn write_unmatched(
+    data: &PartitionData<'_>,
+    linking: &Linking,
+    buffers: &mut UnmatchedBuffers,
+    out: &mut Vec<u8>,
+) {
     let orders = &data.orders;
     let trades = &data.trades;
-    // Rows B, S, ALL; every order counts in its side's row and in ALL.
-    let mut rows: [SideRow; 3] = Default::default();
+    let rows = &mut buffers.rows;
+    for row in rows.iter_mut() {
+        row.reset();
+    }
     // Room for every order up front: growing these one push at a time
     // copied them over and over (untouched capacity costs no memory).
-    for row in &mut rows {
+    for row in rows.iter_mut() {
         row.unmatched_qty.reserve(linking.canonical_rows.len());
         row.distances.reserve(linking.canonical_rows.len());
     }
@@ -130,8 +157,7 @@ pub fn write_unmatched(data: &PartitionData<'_>, linking: &Linking, out: &mut Ve
     }
     out.extend_from_slice(UNMATCHED_HEADER.as_bytes());
     out.push(b'\n');
-    let mut scratch = Vec::new();
-    for (name, row) in ["B", "S", "ALL"].into_iter().zip(&rows) {
-        row.write(name, out, &mut scratch);
+    for (name, row) in ["B", "S", "ALL"].into_iter().zip(rows.iter()) {
+        row.write(name, out, &mut buffers.keys);
     }
 }

@@ -89,8 +89,8 @@ pub struct OrderRow<'a> {
     pub time_text: &'a [u8],
     /// Buy or sell.
     pub side: Side,
-    /// The `side` field as written (without quotes).
-    pub side_text: &'a [u8],
+    /// The `side` field as written (without quotes): always one byte.
+    pub side_text: u8,
     /// Limit price; `None` only for a market order with an empty price.
     pub price: Option<f64>,
     /// Order size, > 0.
@@ -156,8 +156,8 @@ pub struct ClassifiedOrder<'a> {
     pub time_text: &'a [u8],
     /// Buy or sell.
     pub side: Side,
-    /// The `side` field as written.
-    pub side_text: &'a [u8],
+    /// The `side` field as written: always one byte.
+    pub side_text: u8,
     /// Limit price; `None` only for a market order with an empty price.
     pub price: Option<f64>,
     /// Order size, > 0.
@@ -633,7 +633,7 @@ impl Layout {
                 time_ns: values::time_ns_of_valid(time_text)?,
                 time_text,
                 side: side_of_valid(side_text),
-                side_text,
+                side_text: side_text[0],
                 price,
                 quantity: values::decimal_of_valid(text(field(at.quantity)))
                     .filter(|&q| q > 0.0)?,
@@ -742,7 +742,7 @@ impl Layout {
             time_ns: 0,
             time_text: b"",
             side: Side::Buy,
-            side_text: b"",
+            side_text: 0,
             price: None,
             quantity: 0.0,
             order_type: OrderType::Limit,
@@ -766,7 +766,8 @@ impl Layout {
                 }
                 Column::Side => {
                     row.side = values::parse_side(field).ok_or(invalid)?;
-                    row.side_text = field;
+                    // A side is one byte (`parse_side` accepted it).
+                    row.side_text = field[0];
                 }
                 Column::OrderPrice if field.is_empty() => price_is_empty = true,
                 Column::OrderPrice => {

@@ -297,16 +297,17 @@ impl<'w> Window<'w> {
         Some(mantissa as i64 as f64 / POWERS_OF_TEN[fraction_len])
     }
 
-    /// `B`/`1` or `S`/`2`, and its position.
+    /// `B`/`1` or `S`/`2`, and the byte as written.
     #[inline(always)]
-    fn side(&mut self) -> Option<(Side, usize)> {
-        let side = match self.peek() {
+    fn side(&mut self) -> Option<(Side, u8)> {
+        let byte = self.peek();
+        let side = match byte {
             b'B' | b'1' => Side::Buy,
             b'S' | b'2' => Side::Sell,
             _ => return None,
         };
         self.at += 1;
-        Some((side, self.at - 1))
+        Some((side, byte))
     }
 
     /// At the end of the row's last field: where the next line starts, or
@@ -356,7 +357,7 @@ struct OrderInWindow {
     time_ns: u64,
     time_text: (usize, usize),
     side: Side,
-    side_at: usize,
+    side_text: u8,
     price: Option<f64>,
     quantity: f64,
     order_type: OrderType,
@@ -387,7 +388,7 @@ pub fn scan_order(
             time_ns: row.time_ns,
             time_text: text(row.time_text.0, row.time_text.1)?,
             side: row.side,
-            side_text: text(row.side_at, row.side_at + 1)?,
+            side_text: row.side_text,
             price: row.price,
             quantity: row.quantity,
             order_type: row.order_type,
@@ -414,7 +415,7 @@ fn read_order(window: &mut Window<'_>, has_order_type: bool) -> Option<OrderInWi
     let (time_ns, time_start) = window.time()?;
     let time_text = (time_start, window.at);
     window.expect(b',')?;
-    let (side, side_at) = window.side()?;
+    let (side, side_text) = window.side()?;
     window.expect(b',')?;
     let price = match window.peek() {
         b',' => None,
@@ -449,7 +450,7 @@ fn read_order(window: &mut Window<'_>, has_order_type: bool) -> Option<OrderInWi
         time_ns,
         time_text,
         side,
-        side_at,
+        side_text,
         price,
         quantity,
         order_type,
