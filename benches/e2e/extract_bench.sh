@@ -171,6 +171,8 @@ compare() {
       measure "$r" polars  "$PY" "$PEER" --engine polars --orders "$ORDERS" --trades "$TRADES" --output "$SCRATCH/out/x"
       [ "$r" = 1 ] && check_peer polars
     fi
+    retire_output "$SCRATCH/out" "$SCRATCH/retired"
+    settle_retired "$SCRATCH/retired"
   done
   python3 - "$TSV" "$INPUT_BYTES" <<'EOF' | tee "$RESULTS/report.md"
 import sys, statistics as st

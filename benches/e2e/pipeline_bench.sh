@@ -80,6 +80,8 @@ for round in $(seq 1 "$ROUNDS"); do
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$mode" "$ext" "$proc" "$wall" "$rss" "$load" >>"$TSV"
     echo "round $round $mode: extraction ${ext}s, processing ${proc}s, wall ${wall}s, maxrss $((rss / 1024)) MiB, load $load" >&2
   done
+  # Keep the last output for the pandas peer; free the disk of the others.
+  settle_retired "$SCRATCH/retired"
 done
 
 PANDAS=${PANDAS:-$([ -x "$PY" ] && "$PY" -c 'import pandas, scipy' 2>/dev/null && echo 1 || echo 0)}

@@ -8,7 +8,11 @@
 # fresh folder does not pay that, so the harnesses do not either: a finished
 # output is synced, dropped from the page cache (so that old outputs do not
 # crowd the input out of memory) and moved aside by a rename, which frees no
-# inode; `purge_retired` deletes everything at the end, outside the timings.
+# inode. Retired outputs take disk space (a round of the extraction
+# comparison retires about 18 GB for a 3 GB input), so `settle_retired`
+# deletes them between rounds and then waits until ext4 no longer counts
+# the freed inodes as recent (30 s once the inode tables are synced);
+# `purge_retired` deletes what is left at the end.
 
 # retire_output DIR TRASH: move DIR (if present) into TRASH.
 retire_output() {
@@ -34,3 +38,13 @@ PY
 
 # purge_retired TRASH: delete every retired output.
 purge_retired() { rm -rf "$1"; }
+
+# settle_retired TRASH: delete every retired output, sync, and wait
+# SETTLE_SECONDS [35] so that the next run allocates inodes as on a quiet
+# file system.
+settle_retired() {
+  [ -e "$1" ] || return 0
+  rm -rf "$1"
+  sync
+  sleep "${SETTLE_SECONDS:-35}"
+}
