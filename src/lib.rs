@@ -33,3 +33,19 @@ pub mod stats;
 pub mod system;
 
 pub use error::{Error, ErrorKind, Result};
+
+/// Helpers shared by the unit tests of several modules.
+#[cfg(test)]
+pub(crate) mod test_support {
+    /// A xorshift64 generator seeded with `seed` (not 0): reproducible
+    /// pseudo-random test inputs without a dependency.
+    pub(crate) fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+        let mut state = seed;
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
+}

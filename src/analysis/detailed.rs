@@ -32,24 +32,31 @@ pub fn write_detailed(orders: &OrderColumns<'_>, takers: &[TakerMetrics], out: &
         push_count(out, taker.fills);
         out.push(b',');
         push_count(out, taker.levels);
-        for value in [
-            Some(taker.filled_qty),
-            Some(taker.fill_ratio),
-            Some(taker.notional),
-            Some(taker.vwap),
-            Some(taker.first_price),
-            Some(taker.last_price),
-            taker.arrival_price,
-            Some(taker.price_impact_bps),
-            Some(taker.slippage_bps),
-            taker.shortfall_bps,
-            Some(taker.duration_ms),
-        ] {
+        for value in metric_values(taker) {
             out.push(b',');
             texts.push(out, value);
         }
         out.push(b'\n');
     }
+}
+
+/// A taker's metrics from `filled_qty` to `duration_ms`, in the header's
+/// column order (`None` writes an empty field).
+#[inline(always)]
+fn metric_values(taker: &TakerMetrics) -> [Option<f64>; 11] {
+    [
+        Some(taker.filled_qty),
+        Some(taker.fill_ratio),
+        Some(taker.notional),
+        Some(taker.vwap),
+        Some(taker.first_price),
+        Some(taker.last_price),
+        taker.arrival_price,
+        Some(taker.price_impact_bps),
+        Some(taker.slippage_bps),
+        taker.shortfall_bps,
+        Some(taker.duration_ms),
+    ]
 }
 
 /// Appends a field of (almost always) one byte, an order type:
@@ -92,19 +99,7 @@ mod tests {
             push_count(out, taker.fills);
             out.push(b',');
             push_count(out, taker.levels);
-            for value in [
-                Some(taker.filled_qty),
-                Some(taker.fill_ratio),
-                Some(taker.notional),
-                Some(taker.vwap),
-                Some(taker.first_price),
-                Some(taker.last_price),
-                taker.arrival_price,
-                Some(taker.price_impact_bps),
-                Some(taker.slippage_bps),
-                taker.shortfall_bps,
-                Some(taker.duration_ms),
-            ] {
+            for value in metric_values(taker) {
                 out.push(b',');
                 push_float(out, value);
             }
@@ -114,13 +109,7 @@ mod tests {
 
     #[test]
     fn repeated_values_are_written_as_the_plain_writer_writes_them() {
-        let mut state = 21u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_support::xorshift(21u64);
         // Few distinct values, so that neighbours repeat, with the zeros,
         // NaN and infinity whose texts are special.
         let pool = [

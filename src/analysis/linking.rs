@@ -453,13 +453,7 @@ mod tests {
     /// order: ascending runs, jumps back, far jumps ahead, repeats.
     #[test]
     fn reference_prices_from_a_cursor_equal_the_binary_search() {
-        let mut state = 5u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_support::xorshift(5u64);
         for round in 0..50 {
             let trade_count = (next() % 200) as usize;
             let mut t = trades(&vec![(1, 2, None); trade_count], false);
@@ -492,13 +486,7 @@ mod tests {
     /// built afresh, whatever the sizes and kinds of index before.
     #[test]
     fn reused_buffers_link_as_fresh_ones() {
-        let mut state = 5u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_support::xorshift(5u64);
         let fields = |l: Linking| {
             (
                 l.canonical_rows,
@@ -544,13 +532,7 @@ mod tests {
     /// out as a stable sort by (time, trade_id) puts them, ties included.
     #[test]
     fn trade_order_is_the_stable_sort_by_time_and_id() {
-        let mut state = 9u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_support::xorshift(9u64);
         for round in 0..200 {
             let count = (next() % 60) as usize;
             let mut t = trades(&vec![(1, 2, None); count], false);
@@ -593,13 +575,7 @@ mod tests {
     /// the same taker) gives the same links.
     #[test]
     fn dense_and_sparse_ids_link_alike() {
-        let mut state = 17u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_support::xorshift(17u64);
         for has_aggressor_column in [false, true] {
             for round in 0..20 {
                 let order_count = 1 + (next() % 300) as usize;

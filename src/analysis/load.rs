@@ -879,13 +879,7 @@ mod tests {
     /// parse loads them, under every header.
     #[test]
     fn randomly_edited_files_load_as_the_full_parse_loads_them() {
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_support::xorshift(0x9E37_79B9_7F4A_7C15u64);
         let alphabet = b"0123456789.,:-\"BSLM12x \r\n";
         let orders = Path::new("p/orders.csv");
         let trades = Path::new("p/trades.csv");
@@ -902,7 +896,11 @@ mod tests {
             let mut text = format!("{header}\n");
             for row in rows.iter() {
                 text.push_str(&arrange(row, headers[0], header));
-                text.push_str(if next() % 2 == 0 { "\n" } else { "\r\n" });
+                text.push_str(if next().is_multiple_of(2) {
+                    "\n"
+                } else {
+                    "\r\n"
+                });
             }
             let mut bytes = text.into_bytes();
             let header_len = header.len() + 1;

@@ -548,13 +548,7 @@ mod tests {
             }
             (value, end - at)
         }
-        let mut state = 77u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_support::xorshift(77u64);
         for run in 0..24 {
             for stop in 0..=255u8 {
                 for tail in 0..10 {
@@ -623,12 +617,10 @@ mod tests {
                 }
             }
         }
-        let mut state = 5u64;
+        let mut next = crate::test_support::xorshift(5);
         for _ in 0..1_000_000 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            assert_eq!(clock_seconds(state), by_bytes(state), "{state:x}");
+            let word = next();
+            assert_eq!(clock_seconds(word), by_bytes(word), "{word:x}");
         }
         assert!(checked > 1_000_000);
     }

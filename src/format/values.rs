@@ -454,13 +454,7 @@ mod tests {
     fn the_fast_path_equals_a_full_parser() {
         // Deterministic sample of decimals of every shape the fast path
         // takes, and some it must hand over; std's parser is the reference.
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_support::xorshift(0x2545_f491_4f6c_dd1du64);
         for _ in 0..200_000 {
             let int_digits = (next() % 12) as usize;
             let frac_digits = (next() % 12) as usize;
@@ -479,16 +473,7 @@ mod tests {
         }
     }
 
-    /// Deterministic xorshift, for the equivalence tests below.
-    fn xorshift(seed: u64) -> impl FnMut() -> u64 {
-        let mut state = seed;
-        move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        }
-    }
+    use crate::test_support::xorshift;
 
     /// A random field over `alphabet`, of up to `max_len` bytes, mostly short.
     fn random_field(next: &mut impl FnMut() -> u64, alphabet: &[u8], max_len: usize) -> Vec<u8> {

@@ -340,13 +340,7 @@ mod tests {
 
     #[test]
     fn moments_equal_the_stored_computation_bit_for_bit() {
-        let mut state = 11u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_support::xorshift(11u64);
         for len in [
             0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 127, 128, 129, 300, 1000, 4099,
         ] {
@@ -392,13 +386,7 @@ mod tests {
 
     #[test]
     fn floats_sort_exactly_as_total_cmp_sorts_them() {
-        let mut state = 3u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_support::xorshift(3u64);
         for len in [0, 1, 2, 3, 10, 100, 1000] {
             for round in 0..20 {
                 let values: Vec<f64> = (0..len)
@@ -423,13 +411,7 @@ mod tests {
 
     #[test]
     fn several_percentiles_by_selection_equal_one_at_a_time() {
-        let mut state = 13u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_support::xorshift(13u64);
         for len in [0, 1, 2, 3, 4, 5, 9, 10, 11, 100, 1001] {
             for _ in 0..30 {
                 let values: Vec<f64> = (0..len).map(|_| (next() % 50) as f64 - 20.0).collect();
@@ -452,13 +434,7 @@ mod tests {
 
     #[test]
     fn percentiles_by_selection_equal_percentiles_of_the_sorted_values() {
-        let mut state = 9u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_support::xorshift(9u64);
         for len in [0, 1, 2, 3, 4, 5, 7, 10, 11, 100, 1001] {
             for round in 0..30u64 {
                 let values: Vec<f64> = (0..len)
