@@ -20,7 +20,7 @@
 //! same masks come from 8-byte words; the tests check that both agree.
 
 use std::fmt::Debug;
-use std::ops::{BitAnd, BitOr, BitOrAssign, BitXorAssign, Not, Shl};
+use std::ops::{BitAnd, BitOr, BitOrAssign, BitXorAssign, Not, Range, Shl};
 
 use super::values;
 
@@ -409,35 +409,66 @@ pub struct FieldBits<M = u128> {
     pub end: usize,
 }
 
-/// The fields of a classified line, in order: see [`LineClasses::fields`].
-pub struct Fields<M> {
-    /// The commas not yet passed, and a bit at the end of the content.
-    separators: M,
-    /// The bits of the fields and commas already passed.
-    passed: M,
-    start: usize,
+/// Most fields a line may have for the mask check; a file with more
+/// columns takes the byte path (it would need a row of 32 fields in under
+/// 128 bytes to miss this one).
+const MAX_SPLIT_FIELDS: usize = 32;
+
+/// A classified line split at its commas: field `i` is
+/// `edges[i]..edges[i + 1] - 1`. Finding every comma costs two
+/// instructions a field; a field's bits are then made only for the
+/// columns a check reads.
+pub struct SplitLine {
+    edges: [u8; MAX_SPLIT_FIELDS + 1],
 }
 
-impl<M: Mask> Iterator for Fields<M> {
-    type Item = FieldBits<M>;
-
-    fn next(&mut self) -> Option<FieldBits<M>> {
-        if self.separators == M::default() {
-            return None;
+impl SplitLine {
+    /// An empty split, to be filled by [`SplitLine::split`].
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> SplitLine {
+        SplitLine {
+            edges: [0; MAX_SPLIT_FIELDS + 1],
         }
-        // The lowest separator ends this field; the bits below it that
-        // were not passed yet are the field. No variable shift needed.
-        let separator = self.separators.lowest();
-        let mask = separator.below() & !self.passed;
-        self.passed |= mask | separator;
-        self.separators ^= separator;
-        let field = FieldBits {
-            mask,
-            start: self.start,
-            end: separator.lowest_index(),
-        };
-        self.start = field.end + 1;
-        Some(field)
+    }
+
+    /// Splits a line that has exactly `count` fields and no quote (the
+    /// byte path strips quotes); false for any other.
+    // Filled in place, never returned: moving the array after its bytes
+    // were stored one by one made the processor wait for every store
+    // (a store-forwarding stall, a third of the check's time).
+    #[inline(always)]
+    pub fn split<M: Mask>(&mut self, classes: &LineClasses<M>, count: usize) -> bool {
+        let separators = classes.commas | M::ONE << classes.len;
+        if classes.quotes != M::default() || separators.count() != count || count > MAX_SPLIT_FIELDS
+        {
+            return false;
+        }
+        let mut rest = separators;
+        for edge in &mut self.edges[1..=count] {
+            *edge = rest.lowest_index() as u8 + 1;
+            rest = rest & rest.below();
+        }
+        true
+    }
+
+    /// Where field `index` (below the count the line was split for) lies.
+    #[inline(always)]
+    pub fn span(&self, index: u8) -> Range<usize> {
+        // Every index is below the field count, so at most 31: the
+        // remainder only lets the compiler drop the bounds checks.
+        let index = usize::from(index) % MAX_SPLIT_FIELDS;
+        usize::from(self.edges[index])..usize::from(self.edges[index + 1]) - 1
+    }
+
+    /// Field `index`, with its bits.
+    #[inline(always)]
+    pub fn field<M: Mask>(&self, index: u8) -> FieldBits<M> {
+        let Range { start, end } = self.span(index);
+        FieldBits {
+            mask: M::span(start, end),
+            start,
+            end,
+        }
     }
 }
 
@@ -445,16 +476,6 @@ impl<M: Mask> Iterator for Fields<M> {
 /// byte-by-byte counterpart in [`values`] answers for the same field (the
 /// tests compare them).
 impl<M: Mask> LineClasses<M> {
-    /// The line's fields, split at every comma (quotes are not looked at:
-    /// a line with quotes needs [`super::FieldBuf::split`]).
-    pub fn fields(&self) -> Fields<M> {
-        Fields {
-            separators: self.commas | M::ONE << self.len,
-            passed: M::default(),
-            start: 0,
-        }
-    }
-
     /// [`values::is_u64`].
     #[inline(always)]
     pub fn is_u64(&self, line: &[u8], field: FieldBits<M>) -> bool {
@@ -649,11 +670,19 @@ mod tests {
         assert_eq!(last.non_digits, bit_range(0, 4));
     }
 
-    /// The field of `classes` that spans `start..end`, found by the
-    /// iterator (which the splitting test checks on its own).
+    /// Every field of a classified line without quotes, in order.
+    fn fields_of<M: Mask>(classes: &LineClasses<M>) -> Vec<FieldBits<M>> {
+        let count = (classes.commas | M::ONE << classes.len).count();
+        let mut split = SplitLine::new();
+        assert!(split.split(classes, count), "splits into {count} fields");
+        (0..count as u8).map(|index| split.field(index)).collect()
+    }
+
+    /// The field of `classes` that spans `start..end`, found by the split
+    /// (which the splitting test checks on its own).
     fn field_bits(classes: &LineClasses, start: usize, end: usize) -> FieldBits {
-        let field = classes
-            .fields()
+        let field = fields_of(classes)
+            .into_iter()
             .find(|field| field.start == start)
             .expect("a field starts there");
         assert_eq!(field.end, end);
@@ -672,8 +701,10 @@ mod tests {
             "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17",
         ] {
             let classes = LineClasses::of_line(line.as_bytes(), 0).unwrap();
-            let got: Vec<(usize, usize, u128)> =
-                classes.fields().map(|f| (f.start, f.end, f.mask)).collect();
+            let got: Vec<(usize, usize, u128)> = fields_of(&classes)
+                .into_iter()
+                .map(|f| (f.start, f.end, f.mask))
+                .collect();
             let mut expected = Vec::new();
             let mut start = 0;
             for piece in line.split(',') {
@@ -722,8 +753,8 @@ mod tests {
         };
         for_each_field(b"0.:5a", 6, |line, wide, bits| {
             let short = wide.narrow::<u64>().expect("short line");
-            let fields: Vec<_> = wide.fields().map(narrow).collect();
-            assert_eq!(short.fields().collect::<Vec<_>>(), fields);
+            let fields: Vec<_> = fields_of(wide).into_iter().map(narrow).collect();
+            assert_eq!(fields_of(&short), fields);
             assert_eq!(short.is_u64(line, narrow(bits)), wide.is_u64(line, bits));
             assert_eq!(
                 short.is_positive_u64(line, narrow(bits)),

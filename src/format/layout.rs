@@ -10,7 +10,7 @@
 use std::ops::Range;
 use std::path::Path;
 
-use super::classify::{FieldBits, LineClasses, Mask};
+use super::classify::{FieldBits, LineClasses, Mask, SplitLine};
 use super::fields::FieldBuf;
 use super::reject::{Column, RejectReason};
 use super::values::{self, Date, OrderType, Side};
@@ -266,67 +266,6 @@ impl ColumnIndex {
             *slot = at;
         }
         index
-    }
-}
-
-/// Most fields a line may have for the mask check; a file with more
-/// columns takes the byte path (it would need a row of 32 fields in under
-/// 128 bytes to miss this one).
-const MAX_SPLIT_FIELDS: usize = 32;
-
-/// A classified line split at its commas: field `i` is
-/// `edges[i]..edges[i + 1] - 1`. Finding every comma costs two
-/// instructions a field; a field's bits are then made only for the
-/// columns a check reads.
-struct SplitLine {
-    edges: [u8; MAX_SPLIT_FIELDS + 1],
-}
-
-impl SplitLine {
-    fn new() -> SplitLine {
-        SplitLine {
-            edges: [0; MAX_SPLIT_FIELDS + 1],
-        }
-    }
-
-    /// Splits a line that has exactly `count` fields and no quote (the
-    /// byte path strips quotes); false for any other.
-    // Filled in place, never returned: moving the array after its bytes
-    // were stored one by one made the processor wait for every store
-    // (a store-forwarding stall, a third of the check's time).
-    #[inline(always)]
-    fn split<M: Mask>(&mut self, classes: &LineClasses<M>, count: usize) -> bool {
-        let separators = classes.commas | M::ONE << classes.len;
-        if classes.quotes != M::default() || separators.count() != count || count > MAX_SPLIT_FIELDS
-        {
-            return false;
-        }
-        let mut rest = separators;
-        for edge in &mut self.edges[1..=count] {
-            *edge = rest.lowest_index() as u8 + 1;
-            rest = rest & rest.below();
-        }
-        true
-    }
-
-    /// Where field `index` (below the count the line was split for) lies.
-    #[inline(always)]
-    fn span(&self, index: u8) -> Range<usize> {
-        // Every index is below the field count, so at most 31: the
-        // remainder only lets the compiler drop the bounds checks.
-        let index = usize::from(index) % MAX_SPLIT_FIELDS;
-        usize::from(self.edges[index])..usize::from(self.edges[index + 1]) - 1
-    }
-
-    /// Field `index`, with its bits.
-    #[inline(always)]
-    fn field<M: Mask>(&self, index: u8) -> FieldBits<M> {
-        let Range { start, end } = self.span(index);
-        FieldBits {
-            mask: M::span(start, end),
-            start,
-            end,
-        }
     }
 }
 
