@@ -4,13 +4,14 @@
 
 use super::load::OrderColumns;
 use super::takers::TakerMetrics;
+use crate::format::push_time_text;
 use crate::stats::{FloatTexts, push_count};
 
 /// The header line of the detailed file.
 pub const DETAILED_HEADER: &str = "order_id,time,side,order_type,order_qty,order_price,is_sweep,fills,levels,filled_qty,fill_ratio,notional,vwap,first_price,last_price,arrival_price,price_impact_bps,slippage_bps,shortfall_bps,duration_ms";
 
 /// Writes the detailed file's text (header included) to `out`.
-pub fn write_detailed(orders: &OrderColumns<'_>, takers: &[TakerMetrics], out: &mut Vec<u8>) {
+pub fn write_detailed(orders: &OrderColumns, takers: &[TakerMetrics], out: &mut Vec<u8>) {
     // Most values repeat from row to row (see `FloatTexts`).
     let mut texts = FloatTexts::default();
     out.extend_from_slice(DETAILED_HEADER.as_bytes());
@@ -19,7 +20,7 @@ pub fn write_detailed(orders: &OrderColumns<'_>, takers: &[TakerMetrics], out: &
         let r = taker.row as usize;
         push_count(out, orders.order_id[r]);
         out.push(b',');
-        out.extend_from_slice(orders.time_text[r]);
+        push_time_text(out, orders.time_ns[r], orders.time_fraction_digits[r]);
         out.push(b',');
         out.push(orders.side_text[r]);
         out.push(b',');
@@ -77,15 +78,16 @@ mod tests {
     use crate::stats::push_float;
 
     /// The writer before it remembered texts: every value written.
-    fn write_plain(orders: &OrderColumns<'_>, takers: &[TakerMetrics], out: &mut Vec<u8>) {
+    fn write_plain(orders: &OrderColumns, takers: &[TakerMetrics], out: &mut Vec<u8>) {
         out.extend_from_slice(DETAILED_HEADER.as_bytes());
         out.push(b'\n');
         for taker in takers {
             let r = taker.row as usize;
             push_count(out, orders.order_id[r]);
+            out.push(b',');
+            push_time_text(out, orders.time_ns[r], orders.time_fraction_digits[r]);
             for text in [
-                orders.time_text[r],
-                &[orders.side_text[r]],
+                &[orders.side_text[r]][..],
                 orders.order_type[r].code().as_bytes(),
             ] {
                 out.push(b',');
@@ -129,8 +131,8 @@ mod tests {
         let mut takers = Vec::new();
         for row in 0..2_000u32 {
             orders.order_id.push(u64::from(row) + 1);
-            orders.time_ns.push(0);
-            orders.time_text.push(b"09:30:00.1");
+            orders.time_ns.push(34_200_100_000_000);
+            orders.time_fraction_digits.push(1);
             orders.side.push(Side::Buy);
             orders.side_text.push(b'B');
             orders.price.push(Some(pick()).filter(|_| row % 3 != 0));

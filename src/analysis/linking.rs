@@ -274,7 +274,7 @@ fn trades_in_time_order(trades: &TradeColumns) -> bool {
 
 /// Builds the links of a partition.
 #[cfg_attr(not(test), allow(dead_code))]
-pub(crate) fn link(orders: &OrderColumns<'_>, trades: &TradeColumns) -> Linking {
+pub(crate) fn link(orders: &OrderColumns, trades: &TradeColumns) -> Linking {
     link_reusing(
         orders,
         trades,
@@ -287,7 +287,7 @@ pub(crate) fn link(orders: &OrderColumns<'_>, trades: &TradeColumns) -> Linking 
 /// links) and `scratch`: the same links, without faulting in fresh memory
 /// for every partition.
 pub(crate) fn link_reusing(
-    orders: &OrderColumns<'_>,
+    orders: &OrderColumns,
     trades: &TradeColumns,
     spare: Linking,
     scratch: &mut LinkScratch,

@@ -37,13 +37,17 @@ use crate::format::{
 /// The orders of a partition, one `Vec` per column, in file order (duplicate
 /// order ids included; the analysis decides which row counts).
 #[derive(Debug, Default, Clone, PartialEq)]
-pub struct OrderColumns<'a> {
+pub struct OrderColumns {
     /// `order_id`.
     pub order_id: Vec<u64>,
     /// `time` as nanoseconds since midnight.
     pub time_ns: Vec<u64>,
-    /// `time` as written in the file (unquoted), echoed in the detailed output.
-    pub time_text: Vec<&'a [u8]>,
+    /// How many fraction digits `time` was written with (0 for none): with
+    /// `time_ns` this gives the text back exactly
+    /// ([`format::push_time_text`]), echoed in the detailed output. (The
+    /// text itself would be a pointer into the file, twice the size of the
+    /// nanoseconds, and reading it back for each taker missed the cache.)
+    pub time_fraction_digits: Vec<u8>,
     /// `side`.
     pub side: Vec<Side>,
     /// `side` as written in the file (unquoted, one byte), echoed in the
@@ -57,7 +61,7 @@ pub struct OrderColumns<'a> {
     pub order_type: Vec<OrderType>,
 }
 
-impl<'a> OrderColumns<'a> {
+impl OrderColumns {
     /// Number of order rows.
     pub fn len(&self) -> usize {
         self.order_id.len()
@@ -70,18 +74,12 @@ impl<'a> OrderColumns<'a> {
 
     /// The columns emptied, their allocations kept, for the rows of another
     /// file: a worker reuses them from one partition to the next instead of
-    /// faulting in fresh memory for each. (`time_text` changes lifetime
-    /// through an in-place `collect`, which keeps the allocation of a vector
-    /// whose element type keeps its layout.)
-    pub fn recycle<'c>(self) -> OrderColumns<'c> {
+    /// faulting in fresh memory for each.
+    pub fn recycle(self) -> OrderColumns {
         OrderColumns {
             order_id: emptied(self.order_id),
             time_ns: emptied(self.time_ns),
-            // Empty, so the closure never runs.
-            time_text: emptied(self.time_text)
-                .into_iter()
-                .map(|_| <&[u8]>::default())
-                .collect(),
+            time_fraction_digits: emptied(self.time_fraction_digits),
             side: emptied(self.side),
             side_text: emptied(self.side_text),
             price: emptied(self.price),
@@ -94,7 +92,7 @@ impl<'a> OrderColumns<'a> {
     fn reserve(&mut self, rows: usize) {
         self.order_id.reserve(rows);
         self.time_ns.reserve(rows);
-        self.time_text.reserve(rows);
+        self.time_fraction_digits.reserve(rows);
         self.side.reserve(rows);
         self.side_text.reserve(rows);
         self.price.reserve(rows);
@@ -105,10 +103,11 @@ impl<'a> OrderColumns<'a> {
     /// Appends one order row read by the fast path (inlined into the
     /// reader: once per row, and the row is then stored without a copy).
     #[inline(always)]
-    fn push_classified(&mut self, row: &ClassifiedOrder<'a>) {
+    fn push_classified(&mut self, row: &ClassifiedOrder<'_>) {
         self.order_id.push(row.order_id);
         self.time_ns.push(row.time_ns);
-        self.time_text.push(row.time_text);
+        self.time_fraction_digits
+            .push(format::time_fraction_digits(row.time_text));
         self.side.push(row.side);
         self.side_text.push(row.side_text);
         self.price.push(row.price);
@@ -117,10 +116,11 @@ impl<'a> OrderColumns<'a> {
     }
 
     /// Appends one order row.
-    pub fn push(&mut self, row: &format::OrderRow<'a>) {
+    pub fn push(&mut self, row: &format::OrderRow<'_>) {
         self.order_id.push(row.order_id);
         self.time_ns.push(row.time_ns);
-        self.time_text.push(row.time_text);
+        self.time_fraction_digits
+            .push(format::time_fraction_digits(row.time_text));
         self.side.push(row.side);
         self.side_text.push(row.side_text);
         self.price.push(row.price);
@@ -221,9 +221,9 @@ fn emptied<T>(mut column: Vec<T>) -> Vec<T> {
 
 /// Everything the analyses read from one partition.
 #[derive(Debug, Default, Clone)]
-pub struct PartitionData<'a> {
+pub struct PartitionData {
     /// The orders.
-    pub orders: OrderColumns<'a>,
+    pub orders: OrderColumns,
     /// The trades.
     pub trades: TradeColumns,
 }
@@ -296,17 +296,13 @@ impl PartitionFiles {
 
     /// Parses both files into columns. `key` is the partition key
     /// (`YYYY-MM-DD/security_code`); every row must belong to it.
-    pub fn parse(&self, key: &str) -> Result<PartitionData<'_>> {
+    pub fn parse(&self, key: &str) -> Result<PartitionData> {
         self.parse_into(key, PartitionData::default())
     }
 
     /// [`PartitionFiles::parse`] into the (recycled) allocations of
     /// `columns`.
-    pub fn parse_into<'b>(
-        &'b self,
-        key: &str,
-        columns: PartitionData<'_>,
-    ) -> Result<PartitionData<'b>> {
+    pub fn parse_into(&self, key: &str, columns: PartitionData) -> Result<PartitionData> {
         Ok(PartitionData {
             orders: parse_orders_into(
                 &self.orders,
@@ -542,7 +538,7 @@ struct OrderReader<'b, 'k> {
     path: &'k Path,
     keys: KeyCheck<'k, 'b>,
     scratch: FieldBuf,
-    columns: OrderColumns<'b>,
+    columns: OrderColumns,
 }
 
 impl<'b> RowReader<'b> for OrderReader<'b, '_> {
@@ -627,17 +623,17 @@ impl<'b> RowReader<'b> for TradeReader<'b, '_> {
 }
 
 /// Parses an orders file (header and rows) into columns.
-pub fn parse_orders<'b>(bytes: &'b [u8], path: &Path, key: &str) -> Result<OrderColumns<'b>> {
+pub fn parse_orders(bytes: &[u8], path: &Path, key: &str) -> Result<OrderColumns> {
     parse_orders_into(bytes, path, key, OrderColumns::default())
 }
 
 /// [`parse_orders`] into `columns`, which are empty.
-fn parse_orders_into<'b>(
-    bytes: &'b [u8],
+fn parse_orders_into(
+    bytes: &[u8],
     path: &Path,
     key: &str,
-    columns: OrderColumns<'b>,
-) -> Result<OrderColumns<'b>> {
+    columns: OrderColumns,
+) -> Result<OrderColumns> {
     let (header, body) = header_and_body(bytes, path)?;
     let mut reader = OrderReader {
         layout: Layout::from_header(FileKind::Orders, header, path)?,
@@ -686,11 +682,7 @@ mod tests {
 
     /// The loader before its fast paths: every line through the full
     /// parser. The fast loader must give the same columns or the same error.
-    fn orders_by_full_parse<'b>(
-        bytes: &'b [u8],
-        path: &Path,
-        key: &str,
-    ) -> Result<OrderColumns<'b>> {
+    fn orders_by_full_parse(bytes: &[u8], path: &Path, key: &str) -> Result<OrderColumns> {
         let mut lines = format::lines(bytes);
         let Some((_, header)) = lines.next() else {
             return Err(ErrorKind::EmptyInput {
@@ -932,8 +924,8 @@ mod tests {
         }
     }
 
-    /// Recycled columns are empty and keep their allocations (the
-    /// in-place `collect` of `time_text` included), and loading into them
+    /// Recycled columns are empty and keep their allocations, and loading
+    /// into them
     /// gives what loading into fresh ones gives.
     #[test]
     fn recycled_columns_keep_their_allocations() {
@@ -943,15 +935,12 @@ mod tests {
         );
         let path = Path::new("p/orders.csv");
         let columns = parse_orders(text.as_bytes(), path, KEY).expect("loads");
-        let (capacity, at) = (
-            columns.time_text.capacity(),
-            columns.time_text.as_ptr().addr(),
-        );
+        let (capacity, at) = (columns.time_ns.capacity(), columns.time_ns.as_ptr().addr());
         assert!(capacity >= 2);
-        let recycled: OrderColumns<'_> = columns.recycle();
+        let recycled = columns.recycle();
         assert_eq!(recycled, OrderColumns::default());
-        assert_eq!(recycled.time_text.capacity(), capacity);
-        assert_eq!(recycled.time_text.as_ptr().addr(), at);
+        assert_eq!(recycled.time_ns.capacity(), capacity);
+        assert_eq!(recycled.time_ns.as_ptr().addr(), at);
         let again = text.clone();
         assert_eq!(
             outcome(parse_orders_into(again.as_bytes(), path, KEY, recycled)),

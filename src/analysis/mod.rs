@@ -78,7 +78,7 @@ pub struct PartitionReport {
 }
 
 /// Runs every analysis of SPEC §4 over a partition held in memory.
-pub fn analyse(data: &PartitionData<'_>, sweep_min_levels: u32) -> PartitionReport {
+pub fn analyse(data: &PartitionData, sweep_min_levels: u32) -> PartitionReport {
     let mut report = PartitionReport::default();
     analyse_into(
         data,
@@ -102,7 +102,7 @@ struct AnalysisBuffers {
 /// [`analyse`] into `report`, whose buffers are cleared first and keep
 /// their allocations, with `buffers` as working memory.
 fn analyse_into(
-    data: &PartitionData<'_>,
+    data: &PartitionData,
     sweep_min_levels: u32,
     buffers: &mut AnalysisBuffers,
     report: &mut PartitionReport,
@@ -176,7 +176,7 @@ fn analyse_into(
 /// nor return it (page faults were a large part of the system time).
 #[derive(Default)]
 struct WorkerBuffers {
-    columns: PartitionData<'static>,
+    columns: PartitionData,
     analysis: AnalysisBuffers,
     report: PartitionReport,
 }
@@ -262,7 +262,7 @@ fn write_report(
 /// linking tables), one value reserved for "no row": a partition file with
 /// more rows fails the partition with this error instead of reaching
 /// [`linking::link`]'s precondition.
-fn check_row_counts(data: &PartitionData<'_>, key: &str) -> Result<()> {
+fn check_row_counts(data: &PartitionData, key: &str) -> Result<()> {
     let limit = linking::NO_ROW as usize;
     for (file, rows) in [("orders", data.orders.len()), ("trades", data.trades.len())] {
         if rows >= limit {

@@ -150,7 +150,7 @@ impl Group {
 /// id), into `metrics`, emptied first (a worker keeps the vector from one
 /// partition to the next: its memory is faulted in once).
 pub fn taker_metrics(
-    data: &PartitionData<'_>,
+    data: &PartitionData,
     linking: &Linking,
     sweep_min_levels: u32,
     metrics: &mut Vec<TakerMetrics>,

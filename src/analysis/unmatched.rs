@@ -102,7 +102,7 @@ pub struct UnmatchedBuffers {
 
 /// Writes the unmatched orders file's text (header included) to `out`.
 pub fn write_unmatched(
-    data: &PartitionData<'_>,
+    data: &PartitionData,
     linking: &Linking,
     buffers: &mut UnmatchedBuffers,
     out: &mut Vec<u8>,
