@@ -4,8 +4,7 @@
 
 use super::load::OrderColumns;
 use super::takers::TakerMetrics;
-use crate::format::push_time_text;
-use crate::stats::{FloatTexts, push_count};
+use crate::stats::{FloatTexts, push_count, push_time_text};
 
 /// The header line of the detailed file.
 pub const DETAILED_HEADER: &str = "order_id,time,side,order_type,order_qty,order_price,is_sweep,fills,levels,filled_qty,fill_ratio,notional,vwap,first_price,last_price,arrival_price,price_impact_bps,slippage_bps,shortfall_bps,duration_ms";

@@ -44,7 +44,7 @@ pub struct OrderColumns {
     pub time_ns: Vec<u64>,
     /// How many fraction digits `time` was written with (0 for none): with
     /// `time_ns` this gives the text back exactly
-    /// ([`format::push_time_text`]), echoed in the detailed output. (The
+    /// ([`crate::stats::push_time_text`]), echoed in the detailed output. (The
     /// text itself would be a pointer into the file, twice the size of the
     /// nanoseconds, and reading it back for each taker missed the cache.)
     pub time_fraction_digits: Vec<u8>,

@@ -210,8 +210,7 @@ pub fn analyse_partition(
     }
     WORKER_BUFFERS.with_borrow_mut(|buffers| {
         let columns = std::mem::take(&mut buffers.columns);
-        let files = PartitionFiles::open(partition_dir)?;
-        let data = files.parse_into(key, columns)?;
+        let data = PartitionFiles::open(partition_dir)?.parse_into(key, columns)?;
         check_row_counts(&data, key)?;
         analyse_into(
             &data,
@@ -223,7 +222,6 @@ pub fn analyse_partition(
             orders: data.orders.recycle(),
             trades: data.trades.recycle(),
         };
-        drop(files);
         write_report(partition_dir, options, &buffers.report)
     })
 }

@@ -24,7 +24,7 @@ pub use lines::{
     Lines, chunk_boundaries, chunk_boundaries_parallel, is_blank, lines, strip_terminator,
 };
 pub use reject::{Column, RejectReason};
-pub use values::{Date, OrderType, Side, push_time_text, time_fraction_digits};
+pub use values::{Date, OrderType, Side, time_fraction_digits};
 
 /// Every one-byte edit of `row` (each byte removed, each byte replaced by
 /// and each position given an insertion of every byte of `alphabet`), with

@@ -242,39 +242,11 @@ pub fn time_ns_of_valid(field: &[u8]) -> Option<u64> {
 }
 
 /// How many fraction digits a valid time field has (0 without a fraction):
-/// with its nanoseconds, all that [`push_time_text`] needs to write the
-/// field back exactly.
+/// with its nanoseconds, all that `stats::push_time_text` needs to write
+/// the field back exactly.
 pub fn time_fraction_digits(field: &[u8]) -> u8 {
     // `HH:MM:SS` is eight bytes, the `.` a ninth.
     field.len().saturating_sub(9) as u8
-}
-
-/// Appends the text of a valid time field, given its nanoseconds since
-/// midnight (below 24 h) and its [`time_fraction_digits`]: the field as
-/// written, since [`parse_time_ns`] accepts only `HH:MM:SS` with an
-/// optional `.` and 1–9 digits, whose digits these two determine.
-pub fn push_time_text(out: &mut Vec<u8>, time_ns: u64, fraction_digits: u8) {
-    let seconds = time_ns / 1_000_000_000;
-    let two = |value: u64| [b'0' + (value / 10) as u8, b'0' + (value % 10) as u8];
-    let (hours, minutes) = (seconds / 3600, seconds / 60 % 60);
-    let mut text = [0u8; 18];
-    text[..2].copy_from_slice(&two(hours));
-    text[2] = b':';
-    text[3..5].copy_from_slice(&two(minutes));
-    text[5] = b':';
-    text[6..8].copy_from_slice(&two(seconds % 60));
-    let digits = usize::from(fraction_digits.min(9));
-    let mut len = 8;
-    if digits > 0 {
-        text[8] = b'.';
-        let mut nanos = time_ns % 1_000_000_000;
-        for slot in text[9..18].iter_mut().rev() {
-            *slot = b'0' + (nanos % 10) as u8;
-            nanos /= 10;
-        }
-        len = 9 + digits;
-    }
-    out.extend_from_slice(&text[..len]);
 }
 
 /// Fields up to this long are checked by [`decimal_is_positive`] on their
@@ -602,36 +574,6 @@ mod tests {
                 is_valid_time(time.as_bytes()),
                 parse_time_ns(time.as_bytes()).is_some()
             );
-        }
-    }
-
-    /// Every valid time field is written back exactly from its nanoseconds
-    /// and fraction digits.
-    #[test]
-    fn time_texts_are_rebuilt_from_nanoseconds_and_fraction_digits() {
-        let mut next = xorshift(5);
-        let mut texts = vec![
-            b"00:00:00".to_vec(),
-            b"23:59:59.999999999".to_vec(),
-            b"09:30:00.0".to_vec(),
-            b"09:30:00.000000001".to_vec(),
-            b"12:00:00.10".to_vec(),
-        ];
-        for _ in 0..20_000 {
-            let digits = (next() % 10) as usize;
-            let mut text =
-                format!("{:02}:{:02}:{:02}", next() % 24, next() % 60, next() % 60).into_bytes();
-            if digits > 0 {
-                text.push(b'.');
-                text.extend((0..digits).map(|_| b'0' + (next() % 10) as u8));
-            }
-            texts.push(text);
-        }
-        for text in texts {
-            let ns = parse_time_ns(&text).expect("a valid time");
-            let mut written = Vec::new();
-            push_time_text(&mut written, ns, time_fraction_digits(&text));
-            assert_eq!(written, text, "{:?}", String::from_utf8_lossy(&text));
         }
     }
 

@@ -32,5 +32,5 @@ pub use describe::{
 pub use effect_size::{cohens_d, cohens_d_of_moments};
 pub use kolmogorov_smirnov::{KsResult, kolmogorov_sf, ks_2samp, ks_2samp_sorted};
 pub use mann_whitney::{MannWhitneyResult, mann_whitney_u, mann_whitney_u_sorted};
-pub use number_format::{FloatTexts, push_count, push_float};
+pub use number_format::{FloatTexts, push_count, push_float, push_time_text};
 pub use welch::{WelchResult, welch_t_test, welch_t_test_of_moments};

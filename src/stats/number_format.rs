@@ -297,6 +297,35 @@ fn digit_count(value: u64) -> usize {
     value.checked_ilog10().map_or(1, |log| log as usize + 1)
 }
 
+/// Appends a time of day as a valid time field is written, given its
+/// nanoseconds since midnight (below 24 h) and how many fraction digits
+/// the field had (`format::values::time_fraction_digits`): the field
+/// exactly, since the format accepts only `HH:MM:SS` with an optional `.`
+/// and 1–9 digits, whose digits these two determine.
+#[inline]
+pub fn push_time_text(out: &mut Vec<u8>, time_ns: u64, fraction_digits: u8) {
+    let (seconds, nanos) = (time_ns / 1_000_000_000, time_ns % 1_000_000_000);
+    let mut text = [0u8; TEXT_CAPACITY];
+    for (at, value) in [
+        (0, seconds / 3600),
+        (3, seconds / 60 % 60),
+        (6, seconds % 60),
+    ] {
+        let pair = value as usize % 100 * 2;
+        text[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    }
+    text[2] = b':';
+    text[5] = b':';
+    text[8] = b'.';
+    text[9] = b'0' + (nanos / 100_000_000) as u8;
+    text[10..18].copy_from_slice(&(eight_digits(nanos % 100_000_000) | ASCII_ZEROS).to_le_bytes());
+    let len = match fraction_digits.min(9) {
+        0 => 8,
+        digits => 9 + usize::from(digits),
+    };
+    append(out, &text, len);
+}
+
 /// "00" to "99": two digits per division when writing numbers.
 const DIGIT_PAIRS: &[u8; 200] = b"\
 0001020304050607080910111213141516171819\
@@ -357,6 +386,40 @@ fn push_long_count(out: &mut Vec<u8>, count: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every valid time field is written back exactly from its nanoseconds
+    /// and fraction digits.
+    #[test]
+    fn time_texts_are_rebuilt_from_nanoseconds_and_fraction_digits() {
+        let mut next = crate::test_support::xorshift(5);
+        let mut texts = vec![
+            b"00:00:00".to_vec(),
+            b"23:59:59.999999999".to_vec(),
+            b"09:30:00.0".to_vec(),
+            b"09:30:00.000000001".to_vec(),
+            b"12:00:00.10".to_vec(),
+        ];
+        for _ in 0..20_000 {
+            let digits = (next() % 10) as usize;
+            let mut text =
+                format!("{:02}:{:02}:{:02}", next() % 24, next() % 60, next() % 60).into_bytes();
+            if digits > 0 {
+                text.push(b'.');
+                text.extend((0..digits).map(|_| b'0' + (next() % 10) as u8));
+            }
+            texts.push(text);
+        }
+        for text in texts {
+            let ns = crate::format::values::parse_time_ns(&text).expect("a valid time");
+            let mut written = Vec::new();
+            push_time_text(
+                &mut written,
+                ns,
+                crate::format::values::time_fraction_digits(&text),
+            );
+            assert_eq!(written, text, "{:?}", String::from_utf8_lossy(&text));
+        }
+    }
 
     fn float(v: Option<f64>) -> String {
         let mut out = Vec::new();
