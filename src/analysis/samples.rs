@@ -144,3 +144,60 @@ fn floats_of_keys(keys: &[i64], out: &mut Vec<f64>) {
     out.clear();
     out.extend(keys.iter().map(|&k| float_of_order_key(k)));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Takers with distinct values in every metric, some without a
+    /// shortfall.
+    fn takers() -> Vec<TakerMetrics> {
+        let mut next = crate::test_support::xorshift(3u64);
+        (0..300u32)
+            .map(|row| {
+                let mut value = || (next() % 10_000) as f64 / 8.0;
+                TakerMetrics {
+                    row,
+                    is_sweep: row % 3 == 0,
+                    order_qty: value(),
+                    fills: u64::from(row % 7),
+                    levels: u64::from(row % 4),
+                    filled_qty: value(),
+                    fill_ratio: value(),
+                    notional: value(),
+                    vwap: value(),
+                    first_price: value(),
+                    last_price: value(),
+                    arrival_price: Some(value()),
+                    price_impact_bps: value(),
+                    slippage_bps: value(),
+                    shortfall_bps: (row % 5 != 0).then(&mut value),
+                    duration_ms: value(),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_metric_is_collected_by_group_and_sorted() {
+        let takers = takers();
+        let mut samples = MetricSamples::default();
+        for metric in Metric::ALL {
+            samples.collect(&takers, metric);
+            let of = |sweep: Option<bool>| -> Vec<f64> {
+                takers
+                    .iter()
+                    .filter(|t| sweep.is_none_or(|sweep| t.is_sweep == sweep))
+                    .filter_map(|t| metric.of(t))
+                    .collect()
+            };
+            assert_eq!(samples.sweep, of(Some(true)), "{metric:?}");
+            assert_eq!(samples.non_sweep, of(Some(false)), "{metric:?}");
+            assert_eq!(samples.all, of(None), "{metric:?}");
+            let mut sorted = of(None);
+            sorted.sort_by(f64::total_cmp);
+            assert_eq!(samples.all_sorted, sorted, "{metric:?}");
+            assert_eq!(samples.all_moments.count, samples.all.len());
+        }
+    }
+}
