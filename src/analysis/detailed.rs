@@ -27,7 +27,7 @@ pub fn write_detailed(orders: &OrderColumns, takers: &[TakerMetrics], out: &mut 
         out.push(b',');
         texts.push(out, Some(taker.order_qty));
         out.push(b',');
-        texts.push(out, orders.price[r]);
+        texts.push(out, orders.price_of(r));
         out.extend_from_slice(if taker.is_sweep { b",1," } else { b",0," });
         push_count(out, taker.fills);
         out.push(b',');
@@ -95,7 +95,7 @@ mod tests {
             out.push(b',');
             push_float(out, Some(taker.order_qty));
             out.push(b',');
-            push_float(out, orders.price[r]);
+            push_float(out, orders.price_of(r));
             out.extend_from_slice(if taker.is_sweep { b",1," } else { b",0," });
             push_count(out, taker.fills);
             out.push(b',');
@@ -134,7 +134,9 @@ mod tests {
             orders.time_fraction_digits.push(1);
             orders.side.push(Side::Buy);
             orders.side_text.push(b'B');
-            orders.price.push(Some(pick()).filter(|_| row % 3 != 0));
+            orders
+                .price
+                .push(if row % 3 != 0 { pick() } else { f64::NAN });
             orders.quantity.push(pick());
             orders.order_type.push(OrderType::Limit);
             takers.push(TakerMetrics {

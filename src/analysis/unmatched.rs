@@ -133,7 +133,7 @@ pub fn write_unmatched(
             continue;
         }
         let distance = if orders.order_type[r] == OrderType::Limit {
-            orders.price[r].and_then(|price| {
+            orders.price_of(r).and_then(|price| {
                 let reference =
                     linking.reference_price_from(&mut cursor, orders.time_ns[r], trades)?;
                 Some(match side {
