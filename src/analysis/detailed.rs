@@ -9,10 +9,16 @@ use crate::stats::{FloatTexts, push_count, push_time_text};
 /// The header line of the detailed file.
 pub const DETAILED_HEADER: &str = "order_id,time,side,order_type,order_qty,order_price,is_sweep,fills,levels,filled_qty,fill_ratio,notional,vwap,first_price,last_price,arrival_price,price_impact_bps,slippage_bps,shortfall_bps,duration_ms";
 
-/// Writes the detailed file's text (header included) to `out`.
-pub fn write_detailed(orders: &OrderColumns, takers: &[TakerMetrics], out: &mut Vec<u8>) {
-    // Most values repeat from row to row (see `FloatTexts`).
-    let mut texts = FloatTexts::default();
+/// Writes the detailed file's text (header included) to `out`. Most values
+/// repeat from row to row, and from partition to partition: `texts`
+/// remembers their texts (a worker keeps it, 128 KiB, for all its
+/// partitions).
+pub fn write_detailed(
+    orders: &OrderColumns,
+    takers: &[TakerMetrics],
+    texts: &mut FloatTexts,
+    out: &mut Vec<u8>,
+) {
     out.extend_from_slice(DETAILED_HEADER.as_bytes());
     out.push(b'\n');
     for taker in takers {
@@ -158,9 +164,19 @@ mod tests {
                 duration_ms: pick(),
             });
         }
-        let (mut fast, mut plain) = (Vec::new(), Vec::new());
-        write_detailed(&orders, &takers, &mut fast);
-        write_plain(&orders, &takers, &mut plain);
-        assert_eq!(String::from_utf8(fast), String::from_utf8(plain));
+        // A worker's texts carry over to its next partition: write the
+        // takers once, then again in another order with other values.
+        let mut texts = FloatTexts::default();
+        for round in 0..2 {
+            let (mut fast, mut plain) = (Vec::new(), Vec::new());
+            write_detailed(&orders, &takers, &mut texts, &mut fast);
+            write_plain(&orders, &takers, &mut plain);
+            assert_eq!(String::from_utf8(fast), String::from_utf8(plain), "{round}");
+            takers.reverse();
+            for taker in &mut takers {
+                taker.vwap = pick();
+                taker.notional *= 3.0;
+            }
+        }
     }
 }

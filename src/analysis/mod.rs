@@ -24,7 +24,7 @@ mod unmatched;
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::stats::Description;
+use crate::stats::{Description, FloatTexts};
 
 pub use load::{
     OrderColumns, PartitionData, PartitionFiles, TradeColumns, parse_orders, parse_trades,
@@ -97,6 +97,7 @@ struct AnalysisBuffers {
     takers: Vec<TakerMetrics>,
     samples: samples::MetricSamples,
     unmatched: unmatched::UnmatchedBuffers,
+    float_texts: FloatTexts,
 }
 
 /// [`analyse`] into `report`, whose buffers are cleared first and keep
@@ -140,7 +141,12 @@ fn analyse_into(
     }
     // A detailed row is ~200 bytes; reserving avoids regrowing the buffer.
     report.detailed_csv.reserve(256 + takers.len() * 200);
-    detailed::write_detailed(&data.orders, takers, &mut report.detailed_csv);
+    detailed::write_detailed(
+        &data.orders,
+        takers,
+        &mut buffers.float_texts,
+        &mut report.detailed_csv,
+    );
 
     // Each metric is gathered and sorted once, for both the summary and the
     // tests.
