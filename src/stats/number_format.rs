@@ -311,8 +311,7 @@ pub fn push_time_text(out: &mut Vec<u8>, time_ns: u64, fraction_digits: u8) {
         (3, seconds / 60 % 60),
         (6, seconds % 60),
     ] {
-        let pair = value as usize % 100 * 2;
-        text[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+        write_digits(&mut text[at..at + 2], value);
     }
     text[2] = b':';
     text[5] = b':';
