@@ -12,6 +12,10 @@
 //!   the budget; a buffer is allocated at that size when it starts filling
 //!   (growing it by doubling copied every byte once more) and gives its
 //!   memory back when flushed.
+//! - **Page-cache cost**: a buffer that fills writes only up to a
+//!   boundary of the file aligned to a power of two and keeps the rest for
+//!   the next write ([`aligned_write_len`]), so the file is written in
+//!   aligned runs that the kernel can put in large page-cache folios.
 //! - **Open files**: at most `max_open` partition files are open; the least
 //!   recently used is closed to make room, and a partition reopened later is
 //!   opened in append mode, never truncated. Files are created fresh in a
@@ -77,6 +81,9 @@ struct PartitionState {
     pending: Vec<u8>,
     rows: u64,
     created: bool,
+    /// Bytes of the file so far, counting its header from the start (it
+    /// goes out with the first rows).
+    file_len: u64,
     /// Bytes written since write-back of the file was last started.
     not_yet_written_back: usize,
 }
@@ -182,6 +189,7 @@ impl PartitionWriters {
                     pending: Vec::new(),
                     rows: 0,
                     created: false,
+                    file_len: self.header.len() as u64,
                     not_yet_written_back: 0,
                 });
                 self.keys.push(rows.key);
@@ -196,14 +204,25 @@ impl PartitionWriters {
             && let Some(run) = rows.as_one_slice(chunk)
             && run.len() >= flush_at
         {
-            // Large enough to write as it is: skip the copy.
-            return self.write_out(id, run);
+            // Large enough to write as it is: skip the copy, but for the
+            // part past the last aligned boundary, which waits in the
+            // buffer like any other rows.
+            let write_len = aligned_write_len(state.file_len, run.len(), flush_at);
+            self.write_out(id, &run[..write_len])?;
+            let tail = &run[write_len..];
+            if !tail.is_empty() {
+                let state = &mut self.states[id];
+                state.pending.reserve_exact(flush_at);
+                state.pending.extend_from_slice(tail);
+                self.pending_total += tail.len();
+            }
+            return Ok(());
         }
         // Rows that would overflow the buffer go after a flush, not into a
         // reallocation that copies everything once more.
         let incoming = rows.byte_len(chunk);
         if !state.pending.is_empty() && state.pending.len() + incoming > state.pending.capacity() {
-            self.flush_partition(id)?;
+            self.flush_partition_aligned(id, flush_at)?;
         }
         let state = &mut self.states[id];
         if state.pending.capacity() == 0 {
@@ -213,7 +232,7 @@ impl PartitionWriters {
         rows.append_to(chunk, &mut state.pending);
         self.pending_total += state.pending.len() - before;
         if state.pending.len() >= flush_at {
-            self.flush_partition(id)?;
+            self.flush_partition_aligned(id, flush_at)?;
         }
         if self.pending_total > self.budget {
             self.flush_all()?;
@@ -230,6 +249,24 @@ impl PartitionWriters {
             .unwrap_or_default()
     }
 
+    /// Writes a full buffer up to the file's last aligned boundary
+    /// ([`aligned_write_len`]) and moves the rest to the buffer's front.
+    fn flush_partition_aligned(&mut self, id: usize, flush_at: usize) -> Result<()> {
+        let state = &mut self.states[id];
+        let write_len = aligned_write_len(state.file_len, state.pending.len(), flush_at);
+        if write_len == state.pending.len() {
+            return self.flush_partition(id);
+        }
+        let pending = std::mem::take(&mut state.pending);
+        let written = self.write_out(id, &pending[..write_len]);
+        let state = &mut self.states[id];
+        state.pending = pending;
+        state.pending.drain(..write_len);
+        self.pending_total -= write_len;
+        written
+    }
+
+    /// Writes the whole buffer and gives its memory back.
     fn flush_partition(&mut self, id: usize) -> Result<()> {
         let pending = std::mem::take(&mut self.states[id].pending);
         self.pending_total -= pending.len();
@@ -252,6 +289,7 @@ impl PartitionWriters {
         file.write_all(bytes)
             .map_err(|e| Error::io(&path, "write", e))?;
         let state = &mut self.states[id];
+        state.file_len += bytes.len() as u64;
         state.created = true;
         state.not_yet_written_back += bytes.len();
         if self.early_writeback && state.not_yet_written_back >= WRITEBACK_START_BYTES {
@@ -282,6 +320,31 @@ impl PartitionWriters {
             .zip(&self.states)
             .map(|(key, state)| (*key, state.rows))
             .collect())
+    }
+}
+
+/// How many of `pending` bytes, appended to a file of `file_len` bytes, to
+/// write now so that the write ends on a boundary of the file aligned to
+/// the largest power of two at most half of `flush_at`; all of them when
+/// no such boundary falls within.
+///
+/// The kernel puts a write into page-cache folios (groups of pages it
+/// allocates, locks and accounts as one) as large as both the write and the
+/// file offset's alignment allow. Appends of whatever size the buffer had
+/// reached start at offsets aligned to nothing, and got single pages;
+/// aligned runs get folios of 16 KiB and more. On ext4 that cut the kernel's
+/// time per byte written by a quarter (3 GB into 1,000 files in 48 KiB
+/// writes: 1.30 CPU-s unaligned, 0.99 aligned to 16 KiB; 0.82 for 64 KiB
+/// writes aligned to 64 KiB). Keeping the tail costs a copy of less than
+/// half a buffer, within the cache.
+fn aligned_write_len(file_len: u64, pending: usize, flush_at: usize) -> usize {
+    let align = 1u64 << (flush_at / 2).max(1).ilog2();
+    let end = file_len + pending as u64;
+    let aligned_end = end - end % align;
+    if aligned_end <= file_len {
+        pending
+    } else {
+        (aligned_end - file_len) as usize
     }
 }
 
@@ -433,6 +496,66 @@ mod tests {
         assert_eq!(reorder.accept(0, 'a').collect::<Vec<_>>(), vec!['a']);
         assert_eq!(reorder.accept(1, 'b').collect::<Vec<_>>(), vec!['b', 'c']);
         assert!(reorder.is_drained());
+    }
+
+    #[test]
+    fn full_buffers_are_written_up_to_an_aligned_boundary() {
+        // A 48 KiB buffer aligns to 16 KiB: a file holding a 100-byte
+        // header and 49,200 more bytes ends past 49,152 = 3 × 16 KiB, so
+        // 49,052 bytes go now and 148 wait.
+        assert_eq!(aligned_write_len(100, 49_200, 48 << 10), 49_052);
+        // Already aligned: a whole number of 16 KiB blocks goes.
+        assert_eq!(aligned_write_len(16_384, 40_000, 48 << 10), 32_768);
+        // No boundary within: everything goes.
+        assert_eq!(aligned_write_len(16_384, 100, 48 << 10), 100);
+        assert_eq!(aligned_write_len(16_385, 16_382, 48 << 10), 16_382);
+        // A power-of-two buffer aligns to its half: 128 KiB to 64 KiB.
+        assert_eq!(aligned_write_len(10, 140_000, 128 << 10), 131_062);
+        // Degenerate sizes write everything.
+        assert_eq!(aligned_write_len(7, 5, 1), 5);
+        assert_eq!(aligned_write_len(7, 5, 0), 5);
+    }
+
+    #[test]
+    fn aligned_flushes_keep_every_byte_in_order() {
+        // Three partitions with 32 KiB buffers (aligned to 16 KiB), fed
+        // runs of every size from one row to several buffers, some as one
+        // slice large enough to skip the buffer: each file must hold its
+        // header and its rows, in order, whatever was kept back when.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().join(crate::partition::PARTITIONS_DIR);
+        let mut writers =
+            PartitionWriters::new(root, "orders.csv", b"header\n".to_vec(), 2, 3 * (32 << 10));
+        let date = crate::format::values::parse_date(b"20230201").expect("date");
+        let keys: Vec<_> = [&b"600000"[..], b"600001", b"600002"]
+            .iter()
+            .map(|code| PartitionKey::new(date, code).expect("key"))
+            .collect();
+        let mut expected = vec![b"header\n".to_vec(); keys.len()];
+        let mut random = crate::test_support::xorshift(0x2545_f491_4f6c_dd1d);
+        for round in 0..400u64 {
+            let state = random();
+            let partition = (state % 3) as usize;
+            let rows = 1 + state % if round % 50 == 0 { 2_000 } else { 40 };
+            let mut chunk = Vec::new();
+            for row in 0..rows {
+                chunk.extend_from_slice(format!("{round},{row},{state}\n").as_bytes());
+            }
+            let ranges = [0..chunk.len()];
+            let run = PartitionRows {
+                key: keys[partition],
+                ranges: &ranges,
+                rows,
+            };
+            writers.append(&run, &chunk).expect("append");
+            expected[partition].extend_from_slice(&chunk);
+        }
+        let counts = writers.finish().expect("finish");
+        assert_eq!(counts.len(), keys.len());
+        for (key, expected) in keys.iter().zip(&expected) {
+            let written = std::fs::read(key.dir(dir.path()).join("orders.csv")).expect("read");
+            assert!(written == *expected, "partition {key:?} differs");
+        }
     }
 
     #[test]
