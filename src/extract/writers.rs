@@ -541,10 +541,10 @@ mod tests {
             for row in 0..rows {
                 chunk.extend_from_slice(format!("{round},{row},{state}\n").as_bytes());
             }
-            let ranges = [0..chunk.len()];
+            let whole = 0..chunk.len();
             let run = PartitionRows {
                 key: keys[partition],
-                ranges: &ranges,
+                ranges: std::slice::from_ref(&whole),
                 rows,
             };
             writers.append(&run, &chunk).expect("append");
