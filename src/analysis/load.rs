@@ -4,8 +4,9 @@
 //! The files are memory-mapped (with a fallback to a plain read where mapping
 //! is impossible) and parsed with [`crate::format`] straight into one `Vec`
 //! per column: no allocation per row. Text the outputs echo verbatim (an
-//! order's `time` and `side`) is kept as slices of the mapped bytes, so the
-//! columns borrow from the [`PartitionFiles`] that hold the maps.
+//! order's `time` and `side`) is kept in a form that gives it back exactly
+//! (nanoseconds with their number of fraction digits, the side's byte), so
+//! the columns own everything and the maps can go once a partition is read.
 //!
 //! Partition files hold rows the extractor validated, so a row that fails to
 //! parse here means the folder was damaged or edited: the partition fails with
