@@ -5,8 +5,8 @@
 //! written out at a given size, or written straight from the input with
 //! `writev`, one segment per line. A copied buffer is written whole
 //! (`copy`) or, as the extractor's writers do, up to the file's last
-//! boundary aligned to the largest power of two at most half the flush
-//! size, the rest kept for the next write (`aligned`).
+//! aligned boundary ([`aligned_write_len`]), the rest kept for the next
+//! write (`aligned`).
 //!
 //! ```text
 //! cargo run --release --example scatter_write -- MODE INPUT OUT_DIR PARTITIONS FLUSH_KIB
@@ -22,6 +22,8 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, IoSlice, Write};
 use std::time::Instant;
+
+use sweep_pipeline::extract::aligned_write_len;
 
 fn main() -> io::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -57,11 +59,6 @@ fn main() -> io::Result<()> {
     let started = Instant::now();
     match mode.as_str() {
         "copy" | "aligned" => {
-            let align = if mode == "aligned" {
-                1 << (flush_at / 2).max(1).ilog2()
-            } else {
-                1
-            };
             let mut buffers: Vec<Vec<u8>> = (0..partitions)
                 .map(|_| Vec::with_capacity(flush_at + 4096))
                 .collect();
@@ -71,12 +68,10 @@ fn main() -> io::Result<()> {
                 buffer.extend_from_slice(&input[line.clone()]);
                 if buffer.len() >= flush_at {
                     let file_len = &mut file_lens[*partition];
-                    let end = *file_len + buffer.len();
-                    let write_len = (end - end % align).saturating_sub(*file_len);
-                    let write_len = if write_len == 0 {
-                        buffer.len()
+                    let write_len = if mode == "aligned" {
+                        aligned_write_len(*file_len as u64, buffer.len(), flush_at)
                     } else {
-                        write_len
+                        buffer.len()
                     };
                     files[*partition].write_all(&buffer[..write_len])?;
                     *file_len += write_len;

@@ -47,7 +47,9 @@ use crate::progress::Progress;
 
 pub use route::{PartitionRows, RejectedLine, RoutedChunk, RowRouter};
 pub use source::{Chunk, DEFAULT_WINDOW_BYTES, OpenedInput, ReadStrategy};
-pub use writers::{DEFAULT_BUFFER_BUDGET, PARTITION_FLUSH_BYTES, SequenceReorder};
+pub use writers::{
+    DEFAULT_BUFFER_BUDGET, PARTITION_FLUSH_BYTES, SequenceReorder, aligned_write_len,
+};
 
 /// Name of the staging folder inside the output folder.
 pub const STAGING_DIR: &str = ".extract.partial";
