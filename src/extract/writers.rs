@@ -39,8 +39,11 @@ pub const PARTITION_FLUSH_BYTES: usize = 128 << 10;
 
 /// A durable run starts write-back of a partition file each time this many
 /// bytes have been written to it (see
-/// [`PartitionWriters::with_early_writeback`]).
-pub const WRITEBACK_START_BYTES: usize = 256 << 10;
+/// [`PartitionWriters::with_early_writeback`]). What is below it in every
+/// file is what the final sync still waits for: with 256 KiB, about 0.2 s
+/// at the end of a 3 GB run into 1,000 partitions; 64 KiB took a durable
+/// run from 3.73 to 3.62 s (medians of 12 alternating rounds, faster in 8).
+pub const WRITEBACK_START_BYTES: usize = 64 << 10;
 
 /// Default bound on the bytes waiting in all partition buffers together.
 pub const DEFAULT_BUFFER_BUDGET: usize = 48 << 20;
