@@ -202,8 +202,9 @@ impl LineClasses {
 }
 
 /// The widest way of classifying a short line this CPU supports: asked
-/// once per router, not per line (`std` caches the answer anyway).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// once per router, not per line (`std` caches the answer anyway). Ordered
+/// narrowest first, as the variants are declared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Simd {
     /// 16-byte blocks ([`LineClasses::of_line`]): SSE2 on x86_64, 8-byte
     /// words elsewhere.
@@ -238,18 +239,6 @@ impl Simd {
             .into_iter()
             .filter(|level| *level <= best)
             .collect()
-    }
-}
-
-impl PartialOrd for Simd {
-    fn partial_cmp(&self, other: &Simd) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Simd {
-    fn cmp(&self, other: &Simd) -> std::cmp::Ordering {
-        (*self as u8).cmp(&(*other as u8))
     }
 }
 
