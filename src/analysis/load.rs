@@ -936,8 +936,7 @@ mod tests {
     }
 
     /// Recycled columns are empty and keep their allocations, and loading
-    /// into them
-    /// gives what loading into fresh ones gives.
+    /// into them gives what loading into fresh ones gives.
     #[test]
     fn recycled_columns_keep_their_allocations() {
         let text = format!(
