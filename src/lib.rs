@@ -7,7 +7,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`error`] | the typed error of the library |
-//! | [`format`] | the input format of SPEC §2: header mapping, row validation, line splitting |
+//! | [`format`](mod@format) | the input format of SPEC §2: header mapping, row validation, line splitting |
 //! | [`partition`] | a partition's key and where its files live |
 //! | [`extract`] | phase 1: streaming the inputs into partition files |
 //! | [`progress`] | progress counters shared with the display |

@@ -1,11 +1,11 @@
 //! Phase 2: the per-partition sweep-order analyses of SPEC §4.
 //!
 //! [`analyse_partition`] is what the engine calls for one partition folder:
-//! load the two partition files into columns ([`load`]), link orders and
-//! trades and find each trade's taker ([`linking`]), compute each taker's
-//! metrics ([`takers`]), and write the four stats files ([`detailed`],
-//! [`summary`], [`tests_file`], [`unmatched`]) through temporary names
-//! ([`output`]). [`analyse`] is the same without I/O, over columns built in
+//! load the two partition files into columns (`load`), link orders and
+//! trades and find each trade's taker (`linking`), compute each taker's
+//! metrics (`takers`), and write the four stats files (`detailed`,
+//! `summary`, `tests_file`, `unmatched`) through temporary names
+//! (`output`). [`analyse`] is the same without I/O, over columns built in
 //! memory, for tests and benchmarks.
 //!
 //! The statistics themselves live in [`crate::stats`]; the registry and the

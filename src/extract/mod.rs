@@ -9,7 +9,7 @@
 //! mmap window → chunks ──▶ validate + group rows ──▶ reorder by seq → partition files
 //! ```
 //!
-//! Writing is split into shards by partition ([`writers::shard_of`]): every
+//! Writing is split into shards by partition (`writers::shard_of`): every
 //! shard sees every routed chunk, in sequence order, and writes only the
 //! partitions it owns. Copying rows into partition buffers and the kernel's
 //! write path cost about as much CPU as validating them, so a single writer

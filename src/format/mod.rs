@@ -4,7 +4,7 @@
 //! partition files, which hold the same rows): mapping a header to columns
 //! ([`Layout`]), splitting a line into fields with the quote rules
 //! ([`FieldBuf`]), the value syntax ([`values`]), why a row is rejected
-//! ([`RejectReason`]), and cutting a buffer into lines and chunks ([`lines`]).
+//! ([`RejectReason`]), and cutting a buffer into lines and chunks ([`lines()`]).
 //! It does no I/O and allocates nothing per row.
 
 pub mod classify;
