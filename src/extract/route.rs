@@ -23,7 +23,7 @@ use std::ops::Range;
 
 use rustc_hash::FxHashMap;
 
-use crate::format::classify::{LineClasses, Simd};
+use crate::format::classify::{LineClasses, Mask, Simd};
 use crate::format::{
     Column, FieldBuf, KeySpans, Layout, RejectReason, is_blank, strip_terminator, values,
 };
@@ -503,22 +503,16 @@ impl<'a> RowRouter<'a> {
                     }
                 };
                 if let Some(short) = short {
-                    start = line_start + short.next;
-                    let line_in_chunk = routed.lines;
-                    routed.lines += 1;
-                    let content = &bytes[line_start..line_start + short.len];
-                    if is_blank(content) {
+                    start = self.route_classified(&mut routed, bytes, line_start, &short);
+                    continue;
+                }
+                if SIMD == AVX512 {
+                    // SAFETY: as above.
+                    let long = unsafe { LineClasses::of_long_line_avx512(bytes, line_start) };
+                    if let Some(long) = long {
+                        start = self.route_classified(&mut routed, bytes, line_start, &long);
                         continue;
                     }
-                    let fast = self
-                        .layout
-                        .check_classified(content, &short)
-                        .and_then(|spans| {
-                            self.groups
-                                .of_raw((bytes, line_start), spans, &mut self.keys)
-                        });
-                    self.add_row(&mut routed, fast, content, line_in_chunk, line_start..start);
-                    continue;
                 }
             }
             let classes = LineClasses::of_line(bytes, line_start);
@@ -554,6 +548,34 @@ impl<'a> RowRouter<'a> {
         }
         self.group_rows(&mut routed);
         routed
+    }
+
+    /// Routes the line at `bytes[line_start..]`, classified as `classes`,
+    /// and returns where the next line starts.
+    #[inline(always)]
+    fn route_classified<M: Mask>(
+        &mut self,
+        routed: &mut RoutedChunk,
+        bytes: &[u8],
+        line_start: usize,
+        classes: &LineClasses<M>,
+    ) -> usize {
+        let next = line_start + classes.next;
+        let line_in_chunk = routed.lines;
+        routed.lines += 1;
+        let content = &bytes[line_start..line_start + classes.len];
+        if is_blank(content) {
+            return next;
+        }
+        let fast = self
+            .layout
+            .check_classified(content, classes)
+            .and_then(|spans| {
+                self.groups
+                    .of_raw((bytes, line_start), spans, &mut self.keys)
+            });
+        self.add_row(routed, fast, content, line_in_chunk, line_start..next);
+        next
     }
 
     /// Sorts the chunk's rows into their groups, keeping input order
