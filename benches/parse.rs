@@ -246,15 +246,20 @@ fn bench_route(c: &mut Criterion) {
         .into_iter()
         .filter(|simd| *simd != Simd::detect())
     {
-        group.throughput(Throughput::Bytes(orders.len() as u64));
-        group.bench_function(format!("route_bytes_orders_{simd:?}"), |b| {
-            let mut router = RowRouter::new(&orders_layout).with_simd(simd);
-            b.iter(|| {
-                let routed = router.route_bytes(0, black_box(&orders));
-                assert!(routed.rejected.is_empty());
-                black_box(routed.groups().len())
-            })
-        });
+        for (name, layout, body) in [
+            ("orders", &orders_layout, &orders),
+            ("trades", &trades_layout, &trades),
+        ] {
+            group.throughput(Throughput::Bytes(body.len() as u64));
+            group.bench_function(format!("route_bytes_{name}_{simd:?}"), |b| {
+                let mut router = RowRouter::new(layout).with_simd(simd);
+                b.iter(|| {
+                    let routed = router.route_bytes(0, black_box(body));
+                    assert!(routed.rejected.is_empty());
+                    black_box(routed.groups().len())
+                })
+            });
+        }
     }
 
     group.finish();

@@ -506,13 +506,17 @@ impl<'a> RowRouter<'a> {
                     start = self.route_classified(&mut routed, bytes, line_start, &short);
                     continue;
                 }
-                if SIMD == AVX512 {
-                    // SAFETY: as above.
-                    let long = unsafe { LineClasses::of_long_line_avx512(bytes, line_start) };
-                    if let Some(long) = long {
-                        start = self.route_classified(&mut routed, bytes, line_start, &long);
-                        continue;
+                // SAFETY: as above.
+                let long = unsafe {
+                    if SIMD == AVX512 {
+                        LineClasses::of_long_line_avx512(bytes, line_start)
+                    } else {
+                        LineClasses::of_long_line_avx2(bytes, line_start)
                     }
+                };
+                if let Some(long) = long {
+                    start = self.route_classified(&mut routed, bytes, line_start, &long);
+                    continue;
                 }
             }
             let classes = LineClasses::of_line(bytes, line_start);
