@@ -116,8 +116,8 @@ setup_data() {
   mkdir -p "$SCRATCH"
   [ "$(stat -c %d "$DATA")" = "$(stat -c %d "$SCRATCH")" ] ||
     log "WARNING: $SCRATCH is not on the same file system as $DATA"
-  INPUT_BYTES=$(( $(stat -c %s "$ORDERS") + $(stat -c %s "$TRADES") ))
-  echo "input: orders $(stat -c %s "$ORDERS") B + trades $(stat -c %s "$TRADES") B = $INPUT_BYTES B" |
+  INPUT_BYTES=$(( $(stat -L -c %s "$ORDERS") + $(stat -L -c %s "$TRADES") ))
+  echo "input: orders $(stat -L -c %s "$ORDERS") B + trades $(stat -L -c %s "$TRADES") B = $INPUT_BYTES B" |
     tee "$RESULTS/input.txt" >&2
 }
 
@@ -235,7 +235,7 @@ rss_scaling() {
     log "generating $size (--dates 5 --securities 200) into $d"
     "$BIN" generate --output "$d" --dates 5 --securities 200 --size "$size" --seed 1 --quiet
     ORDERS=$d/orders.csv TRADES=$d/trades.csv
-    local bytes=$(( $(stat -c %s "$ORDERS") + $(stat -c %s "$TRADES") ))
+    local bytes=$(( $(stat -L -c %s "$ORDERS") + $(stat -L -c %s "$TRADES") ))
     measure "$size" ours_nofsync "$BIN" extract --orders "$ORDERS" --trades "$TRADES" --output "$SCRATCH/out/x" --no-fsync --quiet
     sed -i "\$s/\$/\t$bytes/" "$TSV"
     retire_output "$SCRATCH/out" "$SCRATCH/retired"; rm -rf "$d"

@@ -50,7 +50,7 @@ RESULTS=${RESULTS:-$(mktemp -d /tmp/pipeline-bench.XXXXXX)}
 mkdir -p "$SCRATCH" "$RESULTS"
 TSV=$RESULTS/results.tsv
 printf 'round\tmode\textract_s\tprocess_s\twall_s\tmaxrss_kb\tload1\n' >"$TSV"
-BYTES=$(( $(stat -c %s "$ORDERS") + $(stat -c %s "$TRADES") ))
+BYTES=$(( $(stat -L -c %s "$ORDERS") + $(stat -L -c %s "$TRADES") ))
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "commit: $(git -C "$REPO" rev-parse HEAD)"
