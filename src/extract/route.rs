@@ -15,9 +15,9 @@
 //! the key are checked by those masks ([`Layout::check_classified`]), and
 //! the key is found by its raw bytes in tables of the keys the worker has
 //! already seen ([`RawKeyTables`]), so a date and code are parsed and
-//! validated once per worker, not once per row. Anything unusual (a quote, a wrong field count, an invalid
-//! field, a line over 127 bytes) takes the full check of
-//! [`Layout::parse_key`], which also names the reason.
+//! validated once per worker, not once per row. Anything unusual (a quote,
+//! a wrong field count, an invalid field, a line over 127 bytes) takes the
+//! full check of [`Layout::parse_key`], which also names the reason.
 
 use std::ops::Range;
 
@@ -191,6 +191,9 @@ fn packed_field(buf: &[u8], range: Range<usize>) -> Option<u128> {
 struct RawKeyTables {
     /// Raw date → its codes, in order of first appearance.
     dates: Vec<(u128, CodeTable)>,
+    /// Raw date → its index in `dates`: a file whose dates change on every
+    /// row costs a map lookup a row, not a scan of every date.
+    date_indices: FxHashMap<u128, usize>,
     /// Index in `dates` of the last date looked up.
     current: usize,
 }
@@ -208,13 +211,10 @@ impl RawKeyTables {
     /// Where `date`'s table is, added when new.
     #[cold]
     fn date_index(&mut self, date: u128) -> usize {
-        match self.dates.iter().position(|(raw, _)| *raw == date) {
-            Some(index) => index,
-            None => {
-                self.dates.push((date, CodeTable::default()));
-                self.dates.len() - 1
-            }
-        }
+        *self.date_indices.entry(date).or_insert_with(|| {
+            self.dates.push((date, CodeTable::default()));
+            self.dates.len() - 1
+        })
     }
 
     fn insert(&mut self, date: u128, code: u128, partition: u32) {
