@@ -519,36 +519,24 @@ impl<'a> RowRouter<'a> {
                     continue;
                 }
             }
-            let classes = LineClasses::of_line(bytes, line_start);
-            let content = match &classes {
-                Some(classes) => {
-                    start = line_start + classes.next;
-                    &bytes[line_start..line_start + classes.len]
-                }
-                None => {
-                    start = match memchr::memchr(b'\n', &bytes[line_start..]) {
-                        Some(at) => line_start + at + 1,
-                        None => bytes.len(),
-                    };
-                    strip_terminator(&bytes[line_start..start])
-                }
-            };
-            let line_in_chunk = routed.lines;
-            routed.lines += 1;
-            if is_blank(content) {
+            if let Some(classes) = LineClasses::of_line(bytes, line_start) {
+                start = match classes.narrow::<u64>() {
+                    Some(short) => self.route_classified(&mut routed, bytes, line_start, &short),
+                    None => self.route_classified(&mut routed, bytes, line_start, &classes),
+                };
                 continue;
             }
-            let fast = classes
-                .as_ref()
-                .and_then(|classes| match classes.narrow::<u64>() {
-                    Some(short) => self.layout.check_classified(content, &short),
-                    None => self.layout.check_classified(content, classes),
-                })
-                .and_then(|spans| {
-                    self.groups
-                        .of_raw((bytes, line_start), spans, &mut self.keys)
-                });
-            self.add_row(&mut routed, fast, content, line_in_chunk, line_start..start);
+            // Too long to classify: the full check decides.
+            start = match memchr::memchr(b'\n', &bytes[line_start..]) {
+                Some(at) => line_start + at + 1,
+                None => bytes.len(),
+            };
+            let content = strip_terminator(&bytes[line_start..start]);
+            let line_in_chunk = routed.lines;
+            routed.lines += 1;
+            if !is_blank(content) {
+                self.add_row(&mut routed, None, content, line_in_chunk, line_start..start);
+            }
         }
         self.group_rows(&mut routed);
         routed

@@ -403,6 +403,7 @@ impl LineClasses<u128> {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
 impl<M: Mask> LineClasses<M> {
     /// The line at the start of a `window` of as many bytes as `M` has
     /// bits, from the masks of the window: `equal(byte)` marks where `byte`
