@@ -952,7 +952,44 @@ mod tests {
         assert!(checked > 5_000);
     }
 
+    /// Checks a wide classification, `wide(start)`, against the block
+    /// path, `blocks(start)`, at every start position of `buf`: equal where
+    /// it answers, and declining only where fewer than `window` bytes are
+    /// left or they hold no newline. Returns how many lines it answered.
+    #[cfg(target_arch = "x86_64")]
+    fn agrees_with_blocks<M: Mask>(
+        buf: &[u8],
+        window: usize,
+        wide: impl Fn(usize) -> Option<LineClasses<M>>,
+        blocks: impl Fn(usize) -> Option<LineClasses<M>>,
+        simd: Simd,
+    ) -> usize {
+        let mut checked = 0;
+        for start in 0..buf.len() {
+            match wide(start) {
+                Some(classes) => {
+                    assert_eq!(Some(classes), blocks(start), "{simd:?} at {start}");
+                    checked += 1;
+                }
+                None => assert!(
+                    buf.len() - start < window || !buf[start..start + window].contains(&b'\n'),
+                    "{simd:?} declined at {start}"
+                ),
+            }
+        }
+        checked
+    }
+
+    /// The levels wider than the portable one this CPU has.
+    #[cfg(target_arch = "x86_64")]
+    fn wide_levels() -> impl Iterator<Item = Simd> {
+        Simd::available()
+            .into_iter()
+            .filter(|simd| *simd != Simd::Portable)
+    }
+
     #[test]
+    #[cfg(target_arch = "x86_64")]
     fn wide_classification_equals_the_portable_one() {
         // Lines of every length around 64 bytes, of bytes from every class,
         // at every start position in a buffer.
@@ -970,29 +1007,17 @@ mod tests {
             });
         }
         let mut checked = 0;
-        for simd in Simd::available() {
-            for start in 0..buf.len() {
-                let portable = LineClasses::of_line(&buf, start).and_then(|c| c.narrow::<u64>());
-                // SAFETY: `Simd::available` lists only what the CPU has.
-                let wide = unsafe {
-                    match simd {
-                        Simd::Portable => continue,
-                        Simd::Avx2 => LineClasses::of_short_line_avx2(&buf, start),
-                        Simd::Avx512 => LineClasses::of_short_line_avx512(&buf, start),
-                    }
-                };
-                match wide {
-                    Some(wide) => {
-                        assert_eq!(Some(wide), portable, "{simd:?} at {start}");
-                        checked += 1;
-                    }
-                    // Declined: fewer than 64 bytes left, or no newline in them.
-                    None => assert!(
-                        buf.len() - start < 64 || !buf[start..start + 64].contains(&b'\n'),
-                        "{simd:?} declined at {start}"
-                    ),
+        for simd in wide_levels() {
+            // SAFETY: `Simd::available` lists only what the CPU has.
+            let wide = |start| unsafe {
+                match simd {
+                    Simd::Portable => unreachable!("not a wide level"),
+                    Simd::Avx2 => LineClasses::of_short_line_avx2(&buf, start),
+                    Simd::Avx512 => LineClasses::of_short_line_avx512(&buf, start),
                 }
-            }
+            };
+            let blocks = |start| LineClasses::of_line(&buf, start).and_then(|c| c.narrow::<u64>());
+            checked += agrees_with_blocks(&buf, 64, wide, blocks, simd);
         }
         if Simd::detect() != Simd::Portable {
             assert!(checked > 1_000);
@@ -1015,31 +1040,18 @@ mod tests {
             buf.extend((0..len).map(|_| alphabet[(next() >> 33) as usize % alphabet.len()]));
             buf.push(b'\n');
         }
-        for simd in Simd::available() {
-            let mut checked = 0;
-            for start in 0..buf.len() {
-                // SAFETY: `Simd::available` lists only what the CPU has.
-                let wide = unsafe {
-                    match simd {
-                        Simd::Portable => break,
-                        Simd::Avx2 => LineClasses::of_long_line_avx2(&buf, start),
-                        Simd::Avx512 => LineClasses::of_long_line_avx512(&buf, start),
-                    }
-                };
-                match wide {
-                    Some(wide) => {
-                        let portable = LineClasses::of_line(&buf, start);
-                        assert_eq!(Some(wide), portable, "{simd:?} at {start}");
-                        checked += 1;
-                    }
-                    // Declined: fewer than 128 bytes left, or no newline in them.
-                    None => assert!(
-                        buf.len() - start < 128 || !buf[start..start + 128].contains(&b'\n'),
-                        "{simd:?} declined at {start}"
-                    ),
+        for simd in wide_levels() {
+            // SAFETY: `Simd::available` lists only what the CPU has.
+            let wide = |start| unsafe {
+                match simd {
+                    Simd::Portable => unreachable!("not a wide level"),
+                    Simd::Avx2 => LineClasses::of_long_line_avx2(&buf, start),
+                    Simd::Avx512 => LineClasses::of_long_line_avx512(&buf, start),
                 }
-            }
-            assert!(simd == Simd::Portable || checked > 4_000, "{simd:?}");
+            };
+            let blocks = |start| LineClasses::of_line(&buf, start);
+            let checked = agrees_with_blocks(&buf, 128, wide, blocks, simd);
+            assert!(checked > 4_000, "{simd:?}");
         }
     }
 
