@@ -16,7 +16,9 @@
 #   POLARS   1 = include Polars          [1 if PY imports polars]
 #   SCRATCH  output folder, must be on the same file system as DATA_DIR
 #            [DATA_DIR/../extract-bench-scratch]; outputs retired between runs
-#            (retire_output.sh), all removed at the end
+#            (retire_output.sh), all removed at the end; a run starts by
+#            waiting until ext4 no longer counts the last removal's inodes
+#            as recent (QUIET_SECONDS, see retire_output.sh)
 #   RESULTS  where raw logs and the report go [a new /tmp/extract-bench.XXXXXX]
 #   GEN_ARGS generator arguments         [--dates 5 --securities 200 --size 3G --seed 1]
 set -euo pipefail
@@ -121,7 +123,13 @@ setup_data() {
     tee "$RESULTS/input.txt" >&2
 }
 
-cleanup() { [ -n "${SCRATCH:-}" ] && rm -rf "$SCRATCH/out" "$SCRATCH/retired" "$SCRATCH"/rss-* 2>/dev/null; rmdir "${SCRATCH:-/nonexistent}" 2>/dev/null || true; }
+cleanup() {
+  [ -n "${SCRATCH:-}" ] || return 0
+  [ -e "$SCRATCH/out" ] && mkdir -p "$SCRATCH/retired" && mv "$SCRATCH/out" "$SCRATCH/retired/last"
+  purge_retired "$SCRATCH/retired"
+  rm -rf "$SCRATCH"/rss-* 2>/dev/null
+  rmdir "$SCRATCH" 2>/dev/null || true
+}
 trap cleanup EXIT
 
 # Once, outside the timings: ours wrote every input row exactly once, and the
@@ -155,6 +163,7 @@ compare() {
   [ "${POLARS:-1}" = 1 ] || have_polars=0
   [ $have_duck = 1 ] || log "WARNING: no duckdb in $PY: DuckDB skipped (see README)"
   : >"$TSV"
+  wait_for_quiet_inodes
   for r in $(seq 1 "$ROUNDS"); do
     log "round $r"
     echo "round $r load at start: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$RESULTS/loads.txt"
@@ -172,7 +181,6 @@ compare() {
       [ "$r" = 1 ] && check_peer polars
     fi
     retire_output "$SCRATCH/out" "$SCRATCH/retired"
-    settle_retired "$SCRATCH/retired"
   done
   python3 - "$TSV" "$INPUT_BYTES" <<'EOF' | tee "$RESULTS/report.md"
 import sys, statistics as st
@@ -229,6 +237,7 @@ rss_scaling() {
   mkdir -p "$SCRATCH"
   machine_info "$SCRATCH"
   : >"$TSV"
+  wait_for_quiet_inodes
   for size in "$@"; do
     local d=$SCRATCH/rss-$size
     rm -rf "$d"
@@ -256,6 +265,7 @@ profile() {
   command -v perf >/dev/null || die "perf is not installed"
   setup_data "${1:-/work/bench/data3g}"
   machine_info "$DATA"
+  wait_for_quiet_inodes
   warm
   retire_output "$SCRATCH/out" "$SCRATCH/retired"; mkdir -p "$SCRATCH/out"; sync
   perf record -g -o "$RESULTS/perf.data" -- \
@@ -268,7 +278,6 @@ profile() {
   echo "--- by shared object (program / kernel / libc):"
   perf report -i "$RESULTS/perf.data" --no-children --stdio -g none --sort dso 2>/dev/null >"$RESULTS/perf-dso.txt"
   grep -v '^#' "$RESULTS/perf-dso.txt" | grep -v '^$' | head -8 || true
-  rm -rf "$SCRATCH/out"
   log "perf data and full report: $RESULTS"
 }
 

@@ -59,6 +59,7 @@ BYTES=$(( $(stat -L -c %s "$ORDERS") + $(stat -L -c %s "$TRADES") ))
 } | tee "$RESULTS/machine.txt" >&2
 
 tfield() { grep "$1" "$2" | sed 's/.*: //'; }
+wait_for_quiet_inodes
 for round in $(seq 1 "$ROUNDS"); do
   for mode in durable no-fsync; do
     flag=(); [ "$mode" = no-fsync ] && flag=(--no-fsync)
@@ -80,8 +81,6 @@ for round in $(seq 1 "$ROUNDS"); do
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$mode" "$ext" "$proc" "$wall" "$rss" "$load" >>"$TSV"
     echo "round $round $mode: extraction ${ext}s, processing ${proc}s, wall ${wall}s, maxrss $((rss / 1024)) MiB, load $load" >&2
   done
-  # Keep the last output for the pandas peer; free the disk of the others.
-  settle_retired "$SCRATCH/retired"
 done
 
 PANDAS=${PANDAS:-$([ -x "$PY" ] && "$PY" -c 'import pandas, scipy' 2>/dev/null && echo 1 || echo 0)}
