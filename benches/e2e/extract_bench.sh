@@ -21,12 +21,16 @@
 #            as recent (QUIET_SECONDS, see retire_output.sh)
 #   RESULTS  where raw logs and the report go [a new /tmp/extract-bench.XXXXXX]
 #   GEN_ARGS generator arguments         [--dates 5 --securities 200 --size 3G --seed 1]
+#   STEADY_MEMORY 1 = stop this VM returning free memory to its host while
+#            measuring (root; see steady_memory.sh) [0]
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 # shellcheck source=retire_output.sh
 . "$HERE/retire_output.sh"
+# shellcheck source=steady_memory.sh
+. "$HERE/steady_memory.sh"
 BIN=${BIN:-$REPO/target/release/sweep-pipeline}
 PY=${PY:-/work/venv-duckdb/bin/python}
 ROUNDS=${ROUNDS:-3}
@@ -37,7 +41,7 @@ MODE=compare
 case "${1:-}" in
   --rss) MODE=rss; shift ;;
   --profile) MODE=profile; shift ;;
-  -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
 esac
 
 die() { echo "extract_bench: $*" >&2; exit 1; }
@@ -65,6 +69,7 @@ machine_info() { # $1 = a path on the disk under test
     else echo "commit: unknown (BIN given without COMMIT)"; fi
     echo "binary: $BIN ($(date -u -r "$BIN" +%Y-%m-%dT%H:%M:%SZ))"
     echo "cp: $(cp --version | head -1)"
+    echo "steady memory: ${STEADY_MEMORY:-0} (free page reporting order $(cat "$REPORTING_ORDER" 2>/dev/null || echo none) at the start)"
     if [ -x "$PY" ]; then
       echo "duckdb: $("$PY" -c 'import duckdb; print(duckdb.__version__)' 2>/dev/null || echo missing)"
       echo "polars: $("$PY" -c 'import polars; print(polars.__version__)' 2>/dev/null || echo missing)"
@@ -124,6 +129,7 @@ setup_data() {
 }
 
 cleanup() {
+  steady_memory_off
   [ -n "${SCRATCH:-}" ] || return 0
   [ -e "$SCRATCH/out" ] && mkdir -p "$SCRATCH/retired" && mv "$SCRATCH/out" "$SCRATCH/retired/last"
   purge_retired "$SCRATCH/retired"
@@ -164,6 +170,7 @@ compare() {
   [ $have_duck = 1 ] || log "WARNING: no duckdb in $PY: DuckDB skipped (see README)"
   : >"$TSV"
   wait_for_quiet_inodes
+  steady_memory_on
   for r in $(seq 1 "$ROUNDS"); do
     log "round $r"
     echo "round $r load at start: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$RESULTS/loads.txt"
@@ -238,6 +245,7 @@ rss_scaling() {
   machine_info "$SCRATCH"
   : >"$TSV"
   wait_for_quiet_inodes
+  steady_memory_on
   for size in "$@"; do
     local d=$SCRATCH/rss-$size
     rm -rf "$d"
@@ -266,6 +274,7 @@ profile() {
   setup_data "${1:-/work/bench/data3g}"
   machine_info "$DATA"
   wait_for_quiet_inodes
+  steady_memory_on
   warm
   retire_output "$SCRATCH/out" "$SCRATCH/retired"; mkdir -p "$SCRATCH/out"; sync
   perf record -g -o "$RESULTS/perf.data" -- \

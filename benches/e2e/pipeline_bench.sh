@@ -15,6 +15,8 @@
 #   SCRATCH  output folder, same file system as DATA_DIR [DATA_DIR/../pipeline-bench-scratch]
 #   RESULTS  raw logs and the report     [a new /tmp/pipeline-bench.XXXXXX]
 #   GEN_ARGS generator arguments         [--dates 2 --securities 40 --size 600M --seed 7]
+#   STEADY_MEMORY 1 = stop this VM returning free memory to its host while
+#            measuring (root; see steady_memory.sh) [0]
 #
 # Each of our runs is a fresh `sweep-pipeline` into an empty SCRATCH/out under
 # /usr/bin/time -v, with the input warmed into the page cache first; the
@@ -27,13 +29,15 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 # shellcheck source=retire_output.sh
 . "$HERE/retire_output.sh"
+# shellcheck source=steady_memory.sh
+. "$HERE/steady_memory.sh"
 BIN=${BIN:-$REPO/target/release/sweep-pipeline}
 PY=${PY:-/work/venv-duckdb/bin/python}
 ROUNDS=${ROUNDS:-3}
 WORKERS=${WORKERS:-2}
 GEN_ARGS=${GEN_ARGS:---dates 2 --securities 40 --size 600M --seed 7}
 
-case "${1:-}" in -h|--help) sed -n '2,24p' "$0"; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,25p' "$0"; exit 0 ;; esac
 die() { echo "pipeline_bench: $*" >&2; exit 1; }
 [ -x "$BIN" ] || die "no binary at $BIN (run: cargo build --release in $REPO)"
 [ -x /usr/bin/time ] || die "/usr/bin/time (GNU time) is required"
@@ -56,10 +60,13 @@ BYTES=$(( $(stat -L -c %s "$ORDERS") + $(stat -L -c %s "$TRADES") ))
   echo "commit: $(git -C "$REPO" rev-parse HEAD)"
   echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), nproc $(nproc)"
   echo "input: $BYTES bytes in $DATA"
+  echo "steady memory: ${STEADY_MEMORY:-0} (free page reporting order $(cat "$REPORTING_ORDER" 2>/dev/null || echo none) at the start)"
 } | tee "$RESULTS/machine.txt" >&2
 
 tfield() { grep "$1" "$2" | sed 's/.*: //'; }
 wait_for_quiet_inodes
+trap steady_memory_off EXIT
+steady_memory_on
 for round in $(seq 1 "$ROUNDS"); do
   for mode in durable no-fsync; do
     flag=(); [ "$mode" = no-fsync ] && flag=(--no-fsync)
