@@ -120,7 +120,7 @@ impl Linking {
                 at += 1;
             }
             if at == limit && at < times.len() && times[at] < time_ns {
-                at += times[at..].partition_point(|&t| t < time_ns);
+                at = gallop(times, at, time_ns);
             }
             at
         } else {
@@ -138,6 +138,28 @@ impl Linking {
     }
 }
 
+/// The number of `times` (ascending) below `time_ns`, given that
+/// `times[known_below]` is below it: steps of doubling length from there
+/// bracket the answer, which a binary search of the bracket then finds.
+/// A time a little ahead costs a few probes near the cursor instead of a
+/// binary search of every later trade, whose first probes miss the cache.
+fn gallop(times: &[u64], known_below: usize, time_ns: u64) -> usize {
+    let mut below = known_below;
+    let mut step = ReferenceCursor::STEPS;
+    let not_below = loop {
+        let probe = below + step;
+        if probe >= times.len() {
+            break times.len();
+        }
+        if times[probe] >= time_ns {
+            break probe;
+        }
+        below = probe;
+        step *= 2;
+    };
+    below + 1 + times[below + 1..not_below].partition_point(|&t| t < time_ns)
+}
+
 /// Where the previous [`Linking::reference_price_from`] lookup ended.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct ReferenceCursor {
@@ -148,7 +170,7 @@ pub(crate) struct ReferenceCursor {
 }
 
 impl ReferenceCursor {
-    /// Steps tried forward before a binary search of the rest.
+    /// Steps tried one by one before [`gallop`] takes over.
     const STEPS: usize = 8;
 }
 
