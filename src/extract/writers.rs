@@ -40,12 +40,17 @@ pub const PARTITION_FLUSH_BYTES: usize = 128 << 10;
 /// A durable run starts write-back of a partition file each time this many
 /// bytes have been written to it (see
 /// [`PartitionWriters::with_early_writeback`]). What is below it in every
-/// file is what the final sync still waits for: with 256 KiB, about 0.2 s
-/// at the end of a 3 GB run into 1,000 partitions. 64 KiB took a durable
-/// run from 3.73 to 3.62 s (medians of 12 alternating rounds, faster in 8),
-/// and 16 KiB, about every aligned write, from 3.91 to 3.63 s against
-/// 64 KiB (8 rounds, faster in 7), for the same CPU time.
-pub const WRITEBACK_START_BYTES: usize = 16 << 10;
+/// file is what the final sync still waits for (about 0.2 s at the end of
+/// a 3 GB run into 1,000 partitions with 256 KiB and no earlier start);
+/// a smaller step cuts that wait but sends the disk smaller writes, each
+/// with the kernel's cost of submitting and completing it, on the cores
+/// the extraction needs. Measured on the 3 GB set with the file system
+/// and memory quiet (`benches/e2e/retire_output.sh`, `steady_memory.sh`),
+/// 8 alternating durable rounds: 256 KiB 3.10 s median against 3.29 s for
+/// 16 KiB (faster in 7 of 8, system CPU 2.1 against 2.8 s), 3.26 s for
+/// 64 KiB, 3.18 s for 1 MiB, 3.73 s without early write-back. (16 KiB had
+/// looked best in runs that also paid for recently freed inodes.)
+pub const WRITEBACK_START_BYTES: usize = 256 << 10;
 
 /// Default bound on the bytes waiting in all partition buffers together.
 pub const DEFAULT_BUFFER_BUDGET: usize = 48 << 20;
