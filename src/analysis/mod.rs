@@ -152,6 +152,7 @@ fn analyse_into(
     // tests.
     let mut table: summary::SummaryTable = Default::default();
     let samples = &mut buffers.samples;
+    samples.group(takers);
     report
         .tests_csv
         .extend_from_slice(tests_file::TESTS_HEADER.as_bytes());

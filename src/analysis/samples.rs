@@ -29,14 +29,39 @@ pub struct MetricSamples {
     pub non_sweep_moments: Moments,
     /// The moments of `all`.
     pub all_moments: Moments,
+    /// The positions in the takers of the sweep and of the non-sweep
+    /// takers ([`MetricSamples::group`]), ascending.
+    sweep_rows: Vec<u32>,
+    non_sweep_rows: Vec<u32>,
     /// Scratch: the groups' sort keys.
     sweep_keys: Vec<i64>,
     non_sweep_keys: Vec<i64>,
 }
 
 impl MetricSamples {
-    /// Refills the buffers with `metric` over `takers`.
+    /// Finds which of `takers` are sweeps, for the [`MetricSamples::collect`]
+    /// calls over them that follow (once for all their metrics: it reads
+    /// every taker's whole record).
+    pub fn group(&mut self, takers: &[TakerMetrics]) {
+        self.sweep_rows.clear();
+        self.non_sweep_rows.clear();
+        for (row, taker) in (0u32..).zip(takers) {
+            if taker.is_sweep {
+                self.sweep_rows.push(row);
+            } else {
+                self.non_sweep_rows.push(row);
+            }
+        }
+    }
+
+    /// Refills the buffers with `metric` over `takers`, which
+    /// [`MetricSamples::group`] was last called with.
     pub fn collect(&mut self, takers: &[TakerMetrics], metric: Metric) {
+        debug_assert_eq!(
+            self.sweep_rows.len() + self.non_sweep_rows.len(),
+            takers.len(),
+            "MetricSamples::group was called with these takers"
+        );
         // One gathering loop per metric, the field it reads fixed at
         // compile time, rather than one loop choosing the field per taker.
         match metric {
@@ -63,21 +88,20 @@ impl MetricSamples {
 
     /// [`MetricSamples::gather`] for a metric every taker has: `all` is
     /// then one value per taker, filled without a capacity check per value,
-    /// and split into the groups from there.
+    /// and each group is picked from it by the group's positions (loads
+    /// independent of one another, where a branch on each taker's group
+    /// was mispredicted about as often as not).
     #[inline(always)]
     fn gather_defined(&mut self, takers: &[TakerMetrics], value: impl Fn(&TakerMetrics) -> f64) {
         self.all.clear();
         self.all.extend(takers.iter().map(value));
-        for buffer in [&mut self.sweep, &mut self.non_sweep] {
-            buffer.clear();
-            buffer.reserve(takers.len());
-        }
-        for (&value, taker) in self.all.iter().zip(takers) {
-            if taker.is_sweep {
-                self.sweep.push(value);
-            } else {
-                self.non_sweep.push(value);
-            }
+        let all = &self.all[..];
+        for (group, rows) in [
+            (&mut self.sweep, &self.sweep_rows),
+            (&mut self.non_sweep, &self.non_sweep_rows),
+        ] {
+            group.clear();
+            group.extend(rows.iter().map(|&row| all[row as usize]));
         }
     }
 
@@ -109,27 +133,33 @@ impl MetricSamples {
         // out the same.
         sorted_keys(&self.sweep, &mut self.sweep_keys);
         sorted_keys(&self.non_sweep, &mut self.non_sweep_keys);
-        self.all_sorted.clear();
-        self.all_sorted.reserve(self.all.len());
-        let (a, b) = (&self.sweep_keys, &self.non_sweep_keys);
-        let (mut i, mut j) = (0, 0);
-        while i < a.len() && j < b.len() {
-            if a[i] <= b[j] {
-                self.all_sorted.push(float_of_order_key(a[i]));
-                i += 1;
-            } else {
-                self.all_sorted.push(float_of_order_key(b[j]));
-                j += 1;
-            }
-        }
-        self.all_sorted
-            .extend(a[i..].iter().chain(&b[j..]).map(|&k| float_of_order_key(k)));
+        merge_keys(&self.sweep_keys, &self.non_sweep_keys, &mut self.all_sorted);
         floats_of_keys(&self.sweep_keys, &mut self.sweep_sorted);
         floats_of_keys(&self.non_sweep_keys, &mut self.non_sweep_sorted);
-        self.sweep_moments = Moments::of(&self.sweep);
-        self.non_sweep_moments = Moments::of(&self.non_sweep);
-        self.all_moments = Moments::of(&self.all);
+        self.sweep_moments = Moments::of_sorted(&self.sweep, &self.sweep_sorted);
+        self.non_sweep_moments = Moments::of_sorted(&self.non_sweep, &self.non_sweep_sorted);
+        self.all_moments = Moments::of_sorted(&self.all, &self.all_sorted);
     }
+}
+
+/// `out` := the floats of the ascending keys `a` and `b`, merged.
+///
+/// Without a branch per value: which side the next key comes from follows
+/// no pattern (sweep and non-sweep values interleave), so a branch on it
+/// was mispredicted about half the time, and the merge was the costliest
+/// loop of [`MetricSamples::collect`].
+fn merge_keys(a: &[i64], b: &[i64], out: &mut Vec<f64>) {
+    out.clear();
+    out.reserve(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let (x, y) = (a[i], b[j]);
+        let take_a = x <= y;
+        out.push(float_of_order_key(if take_a { x } else { y }));
+        i += usize::from(take_a);
+        j += usize::from(!take_a);
+    }
+    out.extend(a[i..].iter().chain(&b[j..]).map(|&k| float_of_order_key(k)));
 }
 
 /// `keys` := the sort keys of `values`, ascending.
@@ -182,6 +212,7 @@ mod tests {
     fn each_metric_is_collected_by_group_and_sorted() {
         let takers = takers();
         let mut samples = MetricSamples::default();
+        samples.group(&takers);
         for metric in Metric::ALL {
             samples.collect(&takers, metric);
             let of = |sweep: Option<bool>| -> Vec<f64> {

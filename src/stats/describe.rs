@@ -111,10 +111,28 @@ impl Moments {
     /// The moments of `values`, in the order given (the sums depend on it
     /// in the last bit, as NumPy's do).
     pub fn of(values: &[f64]) -> Moments {
+        Moments::with_equality(values, all_equal(values))
+    }
+
+    /// [`Moments::of`] when the caller holds the values sorted ascending
+    /// (by [`f64::total_cmp`]): they are all equal exactly when the
+    /// smallest equals the largest (a NaN, if any, sorts to an end and
+    /// equals nothing), which saves a pass over them.
+    pub fn of_sorted(values: &[f64], sorted: &[f64]) -> Moments {
+        debug_assert_eq!(values.len(), sorted.len());
+        let all_equal = match (sorted.first(), sorted.last()) {
+            (Some(least), Some(greatest)) => least == greatest,
+            _ => true,
+        };
+        Moments::with_equality(values, all_equal)
+    }
+
+    /// The moments of `values`, told whether they are all equal.
+    fn with_equality(values: &[f64], all_equal: bool) -> Moments {
         let mean = mean(values);
         let variance = match mean {
             Some(_) if values.len() < 2 => None,
-            Some(_) if all_equal(values) => Some(0.0),
+            Some(_) if all_equal => Some(0.0),
             Some(centre) => {
                 let squares = pairwise_sum_of(values, |v| {
                     let d = v - centre;
@@ -359,6 +377,34 @@ mod tests {
                     variance_by_stored_squares(&values).map(f64::to_bits),
                     "{len}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn moments_of_sorted_values_equal_moments_of_values() {
+        let mut next = crate::test_support::xorshift(12u64);
+        // Few distinct values (so that groups are often constant), with
+        // both zeros, which are equal but sort apart, and a NaN.
+        let pool = [0.0, -0.0, 0.1, 2.5, -7.0, f64::NAN];
+        for len in [0, 1, 2, 3, 5, 40] {
+            for distinct in 1..=pool.len() {
+                for _ in 0..20 {
+                    let values: Vec<f64> = (0..len)
+                        .map(|_| pool[(next() % distinct as u64) as usize])
+                        .collect();
+                    let mut sorted = values.clone();
+                    sorted.sort_by(f64::total_cmp);
+                    let (of, of_sorted) =
+                        (Moments::of(&values), Moments::of_sorted(&values, &sorted));
+                    assert_eq!(of.count, of_sorted.count);
+                    assert_eq!(of.mean.map(f64::to_bits), of_sorted.mean.map(f64::to_bits));
+                    assert_eq!(
+                        of.variance.map(f64::to_bits),
+                        of_sorted.variance.map(f64::to_bits),
+                        "{values:?}"
+                    );
+                }
             }
         }
     }
