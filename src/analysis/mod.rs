@@ -162,7 +162,7 @@ fn analyse_into(
         table[0][m] = Description::of_moments(&samples.sweep_moments, &samples.sweep_sorted);
         table[1][m] =
             Description::of_moments(&samples.non_sweep_moments, &samples.non_sweep_sorted);
-        table[2][m] = Description::of_moments(&samples.all_moments, &samples.all_sorted);
+        table[2][m] = Description::of_moments(&samples.all_moments, &samples.all_sorted());
         if metric != Metric::Levels {
             tests_file::write_test_row(metric, samples, &mut report.tests_csv);
         }

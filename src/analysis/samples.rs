@@ -4,7 +4,7 @@
 //! sorted twice.
 
 use super::takers::{Metric, TakerMetrics};
-use crate::stats::{Moments, float_of_order_key, order_key};
+use crate::stats::{MergedKeys, Moments, float_of_order_key, order_key};
 
 /// The defined values of one metric for sweep, non-sweep and all takers, in
 /// taker order (the order the means are summed in) and sorted, with their
@@ -21,8 +21,6 @@ pub struct MetricSamples {
     pub sweep_sorted: Vec<f64>,
     /// `non_sweep`, sorted ascending.
     pub non_sweep_sorted: Vec<f64>,
-    /// `all`, sorted ascending (a merge of the two sorted groups).
-    pub all_sorted: Vec<f64>,
     /// The moments of `sweep`.
     pub sweep_moments: Moments,
     /// The moments of `non_sweep`.
@@ -125,6 +123,15 @@ impl MetricSamples {
         }
     }
 
+    /// `all`, sorted ascending: the two sorted groups read as one, never
+    /// merged (only a few positions of it are read).
+    pub fn all_sorted(&self) -> MergedKeys<'_> {
+        MergedKeys {
+            a: &self.sweep_keys,
+            b: &self.non_sweep_keys,
+        }
+    }
+
     /// Sorts the gathered values and takes their moments.
     fn sort_and_describe(&mut self) {
         // Sorted as integer keys (see `crate::stats::sort_floats`), and
@@ -133,33 +140,12 @@ impl MetricSamples {
         // out the same.
         sorted_keys(&self.sweep, &mut self.sweep_keys);
         sorted_keys(&self.non_sweep, &mut self.non_sweep_keys);
-        merge_keys(&self.sweep_keys, &self.non_sweep_keys, &mut self.all_sorted);
         floats_of_keys(&self.sweep_keys, &mut self.sweep_sorted);
         floats_of_keys(&self.non_sweep_keys, &mut self.non_sweep_sorted);
         self.sweep_moments = Moments::of_sorted(&self.sweep, &self.sweep_sorted);
         self.non_sweep_moments = Moments::of_sorted(&self.non_sweep, &self.non_sweep_sorted);
-        self.all_moments = Moments::of_sorted(&self.all, &self.all_sorted);
+        self.all_moments = Moments::of_sorted(&self.all, &self.all_sorted());
     }
-}
-
-/// `out` := the floats of the ascending keys `a` and `b`, merged.
-///
-/// Without a branch per value: which side the next key comes from follows
-/// no pattern (sweep and non-sweep values interleave), so a branch on it
-/// was mispredicted about half the time, and the merge was the costliest
-/// loop of [`MetricSamples::collect`].
-fn merge_keys(a: &[i64], b: &[i64], out: &mut Vec<f64>) {
-    out.clear();
-    out.reserve(a.len() + b.len());
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        let (x, y) = (a[i], b[j]);
-        let take_a = x <= y;
-        out.push(float_of_order_key(if take_a { x } else { y }));
-        i += usize::from(take_a);
-        j += usize::from(!take_a);
-    }
-    out.extend(a[i..].iter().chain(&b[j..]).map(|&k| float_of_order_key(k)));
 }
 
 /// `keys` := the sort keys of `values`, ascending.
@@ -178,6 +164,7 @@ fn floats_of_keys(keys: &[i64], out: &mut Vec<f64>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::Sorted;
 
     /// Takers with distinct values in every metric, some without a
     /// shortfall.
@@ -227,7 +214,9 @@ mod tests {
             assert_eq!(samples.all, of(None), "{metric:?}");
             let mut sorted = of(None);
             sorted.sort_by(f64::total_cmp);
-            assert_eq!(samples.all_sorted, sorted, "{metric:?}");
+            let all_sorted = samples.all_sorted();
+            let read: Vec<f64> = (0..all_sorted.len()).map(|i| all_sorted.nth(i)).collect();
+            assert_eq!(read, sorted, "{metric:?}");
             assert_eq!(samples.all_moments.count, samples.all.len());
         }
     }

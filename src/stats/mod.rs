@@ -26,8 +26,9 @@ mod special_functions;
 mod welch;
 
 pub use describe::{
-    Description, Moments, float_of_order_key, mean, numpy_sum, order_key, percentile_by_selection,
-    percentile_of_sorted, percentiles_by_selection, sample_std, sample_variance, sort_floats,
+    Description, MergedKeys, Moments, Sorted, float_of_order_key, mean, numpy_sum, order_key,
+    percentile_by_selection, percentile_of_sorted, percentiles_by_selection, sample_std,
+    sample_variance, sort_floats,
 };
 pub use effect_size::{cohens_d, cohens_d_of_moments};
 pub use kolmogorov_smirnov::{KsResult, kolmogorov_sf, ks_2samp, ks_2samp_sorted};
