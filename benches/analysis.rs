@@ -1,7 +1,8 @@
 //! Benchmarks of the per-partition analyses (SPEC §4), in rows per second
 //! (order rows + trade rows of the partition):
 //!
-//! - `parse`: memory-mapped partition files into columns;
+//! - `parse`: memory-mapped partition files into columns (reused from one
+//!   iteration to the next, as a worker reuses them);
 //! - `analyse`: linking, taker metrics and the four files' text, in memory;
 //! - `analyse_partition`: the whole thing, files in and out (no fsync).
 //!
@@ -15,7 +16,9 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use sweep_pipeline::analysis::{AnalysisOptions, PartitionFiles, analyse, analyse_partition};
+use sweep_pipeline::analysis::{
+    AnalysisOptions, PartitionData, PartitionFiles, analyse, analyse_partition,
+};
 use sweep_pipeline::generate::{GenerateConfig, generate};
 
 const GENERATED_ORDERS: u64 = 200_000;
@@ -85,8 +88,15 @@ fn bench_analysis(c: &mut Criterion) {
     for partition in &partitions {
         group.throughput(Throughput::Elements(partition.rows));
         let files = PartitionFiles::open(&partition.dir).expect("open partition");
+        // Into recycled columns, as a worker parses partition after partition.
+        let mut columns = Some(PartitionData::default());
         group.bench_function(format!("parse/{}", partition.name), |b| {
-            b.iter(|| black_box(files.parse(&partition.key).expect("parse")))
+            b.iter(|| {
+                let data = files
+                    .parse_into(&partition.key, columns.take().unwrap_or_default())
+                    .expect("parse");
+                columns = Some(black_box(data));
+            })
         });
         let data = files.parse(&partition.key).expect("parse");
         group.bench_function(format!("analyse/{}", partition.name), |b| {
