@@ -294,7 +294,12 @@ impl<'w> Window<'w> {
         }
         // Through `i64` (exact: below 10^15), which converts in one
         // instruction; `u64` takes five.
-        Some(mantissa as i64 as f64 / POWERS_OF_TEN[fraction_len])
+        let value = mantissa as i64 as f64;
+        Some(if fraction_len == 0 {
+            value
+        } else {
+            value / POWERS_OF_TEN[fraction_len]
+        })
     }
 
     /// `B`/`1` or `S`/`2`, and the byte as written.
