@@ -94,6 +94,7 @@ pub fn analyse(data: &PartitionData, sweep_min_levels: u32) -> PartitionReport {
 struct AnalysisBuffers {
     links: linking::Linking,
     link_scratch: linking::LinkScratch,
+    taker_rows: Vec<u32>,
     takers: Vec<TakerMetrics>,
     samples: samples::MetricSamples,
     unmatched: unmatched::UnmatchedBuffers,
@@ -113,7 +114,13 @@ fn analyse_into(
         linking::link_reusing(&data.orders, &data.trades, spare, &mut buffers.link_scratch);
     let linking = &buffers.links;
     let takers = &mut buffers.takers;
-    takers::taker_metrics(data, linking, sweep_min_levels, takers);
+    takers::taker_metrics(
+        data,
+        linking,
+        sweep_min_levels,
+        &mut buffers.taker_rows,
+        takers,
+    );
     let matched_orders = linking
         .canonical_rows
         .iter()

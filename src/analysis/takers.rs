@@ -147,26 +147,33 @@ impl Group {
 }
 
 /// Computes the metrics of every taker order, sorted by (order time, order
-/// id), into `metrics`, emptied first (a worker keeps the vector from one
-/// partition to the next: its memory is faulted in once).
+/// id), into `metrics`, emptied first; `takers` is scratch for their rows.
+/// (A worker keeps both vectors from one partition to the next: their
+/// memory is faulted in once.)
 pub fn taker_metrics(
     data: &PartitionData,
     linking: &Linking,
     sweep_min_levels: u32,
+    takers: &mut Vec<u32>,
     metrics: &mut Vec<TakerMetrics>,
 ) {
     let orders = &data.orders;
     let trades = &data.trades;
 
-    let mut takers: Vec<u32> = linking
-        .canonical_rows
-        .iter()
-        .copied()
-        .filter(|&row| !linking.fills_of(row).is_empty())
-        .collect();
-    // Canonical rows have distinct ids, so this order is total.
-    takers
-        .sort_unstable_by_key(|&row| (orders.time_ns[row as usize], orders.order_id[row as usize]));
+    takers.clear();
+    takers.extend(
+        linking
+            .canonical_rows
+            .iter()
+            .copied()
+            .filter(|&row| !linking.fills_of(row).is_empty()),
+    );
+    // Canonical rows have distinct ids, so this order is total. Files
+    // mostly list orders by time already: then checking is all it takes.
+    let time_then_id = |&row: &u32| (orders.time_ns[row as usize], orders.order_id[row as usize]);
+    if !takers.is_sorted_by_key(time_then_id) {
+        takers.sort_unstable_by_key(time_then_id);
+    }
 
     // Scratch reused across takers: no allocation per order.
     let mut quantities = Vec::new();
