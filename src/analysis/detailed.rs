@@ -30,17 +30,14 @@ pub fn write_detailed(
         out.push(orders.side_text[r]);
         out.push(b',');
         push_short_field(out, orders.order_type[r].code().as_bytes());
-        out.push(b',');
-        texts.push(out, Some(taker.order_qty));
-        out.push(b',');
-        texts.push(out, orders.price_of(r));
+        texts.push_field(out, Some(taker.order_qty));
+        texts.push_field(out, orders.price_of(r));
         out.extend_from_slice(if taker.is_sweep { b",1," } else { b",0," });
         push_count(out, taker.fills);
         out.push(b',');
         push_count(out, taker.levels);
         for value in metric_values(taker) {
-            out.push(b',');
-            texts.push(out, value);
+            texts.push_field(out, value);
         }
         out.push(b'\n');
     }

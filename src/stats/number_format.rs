@@ -37,8 +37,9 @@ pub struct FloatTexts {
     slots: Box<[RememberedText; 1 << REMEMBERED_BITS]>,
 }
 
-/// One slot of [`FloatTexts`]: the bits of a float and its text, whose
-/// length is kept in the last byte (texts of 24 bytes are not remembered).
+/// One slot of [`FloatTexts`]: the bits of a float and its field (`,` and
+/// the text), whose length is kept in the last byte (fields of 24 bytes
+/// are not remembered).
 #[derive(Clone, Copy)]
 struct RememberedText {
     bits: u64,
@@ -51,10 +52,14 @@ const REMEMBERED_BITS: u32 = 12;
 
 impl Default for FloatTexts {
     fn default() -> FloatTexts {
-        // Every slot holds the text of its bits, at first NaN's: empty.
+        // Every slot holds the field of its bits, at first NaN's: the
+        // separator alone.
+        let mut text = [0; TEXT_CAPACITY];
+        text[0] = b',';
+        text[TEXT_CAPACITY - 1] = 1;
         let empty = RememberedText {
             bits: f64::NAN.to_bits(),
-            text: [0; TEXT_CAPACITY],
+            text,
         };
         FloatTexts {
             slots: Box::new([empty; 1 << REMEMBERED_BITS]),
@@ -63,10 +68,13 @@ impl Default for FloatTexts {
 }
 
 impl FloatTexts {
-    /// Appends `value` to `out` exactly as [`push_float`] does.
+    /// Appends a field separator and `value`: `,` then exactly what
+    /// [`push_float`] writes. The separator is remembered with the text,
+    /// so that a remembered field is one copy.
     #[inline]
-    pub fn push(&mut self, out: &mut Vec<u8>, value: Option<f64>) {
+    pub fn push_field(&mut self, out: &mut Vec<u8>, value: Option<f64>) {
         let Some(value) = value else {
+            out.push(b',');
             return;
         };
         // Any float, zeros and non-finite ones included: its text (empty
@@ -84,13 +92,14 @@ impl FloatTexts {
             return;
         }
         let start = out.len();
+        out.push(b',');
         push_float(out, Some(value));
-        let text = &out[start..];
-        if let Some(room) = remembered.text.get_mut(..text.len())
-            && text.len() < TEXT_CAPACITY
+        let field = &out[start..];
+        if let Some(room) = remembered.text.get_mut(..field.len())
+            && field.len() < TEXT_CAPACITY
         {
-            room.copy_from_slice(text);
-            remembered.text[TEXT_CAPACITY - 1] = text.len() as u8;
+            room.copy_from_slice(field);
+            remembered.text[TEXT_CAPACITY - 1] = field.len() as u8;
             remembered.bits = bits;
         }
     }
@@ -569,10 +578,9 @@ mod tests {
         let (mut remembered, mut plain) = (Vec::new(), Vec::new());
         for _ in 0..200_000 {
             let value = pool[(split_mix(&mut state) % pool.len() as u64) as usize];
-            texts.push(&mut remembered, value);
-            push_float(&mut plain, value);
-            remembered.push(b',');
+            texts.push_field(&mut remembered, value);
             plain.push(b',');
+            push_float(&mut plain, value);
         }
         assert!(remembered == plain);
     }
