@@ -1027,7 +1027,7 @@ mod tests {
             for _ in 0..rows {
                 // Mostly fast rows, so that batches fill between full ones.
                 let pick = |next: &mut dyn FnMut() -> u64, count: usize| {
-                    if next() % 8 == 0 {
+                    if next().is_multiple_of(8) {
                         count - 1
                     } else {
                         (next() % (count as u64 - 1)) as usize
