@@ -105,9 +105,13 @@ const SCIPY_MAX_EXACT_N: usize = 10_000;
 
 /// D for two sorted samples: walk both in step and compare the empirical CDFs
 /// just after every distinct value (the only places the difference changes),
-/// both as SciPy's floats `i/n − j/m` and exactly as integers over lcm(n, m).
+/// as SciPy reports D: exactly, as integers over lcm(n, m), up to
+/// [`SCIPY_MAX_EXACT_N`]; as its floats `i/n − j/m` above.
 fn ks_statistic_of_sorted(xs: &[f64], ys: &[f64]) -> f64 {
     let (n, m) = (xs.len(), ys.len());
+    // Only the form SciPy reports is computed: the floats' two divisions
+    // per distinct value were most of the walk's cost.
+    let exact = n.max(m) <= SCIPY_MAX_EXACT_N;
     let g = gcd(n as u64, m as u64);
     let (x_step, y_step) = (m as u64 / g, n as u64 / g); // lcm = n·x_step = m·y_step
     let lcm = n as u64 * x_step;
@@ -127,12 +131,15 @@ fn ks_statistic_of_sorted(xs: &[f64], ys: &[f64]) -> f64 {
         while j < m && ys[j] <= value {
             j += 1;
         }
-        let difference = i as f64 / n as f64 - j as f64 / m as f64;
-        largest = largest.max(difference);
-        smallest = smallest.min(difference);
-        largest_exact = largest_exact.max((i as u64 * x_step).abs_diff(j as u64 * y_step));
+        if exact {
+            largest_exact = largest_exact.max((i as u64 * x_step).abs_diff(j as u64 * y_step));
+        } else {
+            let difference = i as f64 / n as f64 - j as f64 / m as f64;
+            largest = largest.max(difference);
+            smallest = smallest.min(difference);
+        }
     }
-    if n.max(m) <= SCIPY_MAX_EXACT_N {
+    if exact {
         largest_exact as f64 / lcm as f64
     } else {
         largest.max((-smallest).clamp(0.0, 1.0))
@@ -159,6 +166,43 @@ mod tests {
         assert_eq!(kolmogorov_sf(0.0), 1.0);
         assert_eq!(kolmogorov_sf(0.01), 1.0);
         assert_eq!(kolmogorov_sf(40.0), 0.0);
+    }
+
+    #[test]
+    fn distance_takes_scipys_form_on_each_side_of_the_exact_limit() {
+        let mut next = crate::test_support::xorshift(17u64);
+        for (n, m) in [(9_999, 37), (10_000, 10_000), (10_001, 37), (25_000, 4)] {
+            let mut sample = |len: usize| -> Vec<f64> {
+                let mut v: Vec<f64> = (0..len).map(|_| (next() % 500) as f64).collect();
+                v.sort_by(f64::total_cmp);
+                v
+            };
+            let (xs, ys) = (sample(n), sample(m));
+            // Each sample's count at or below every value of either.
+            let below = |v: &[f64], at: f64| v.partition_point(|&s| s <= at);
+            let (mut float_d, mut exact_num) = (0.0f64, 0u64);
+            for &at in xs.iter().chain(&ys) {
+                let (i, j) = (below(&xs, at), below(&ys, at));
+                float_d = float_d.max((i as f64 / n as f64 - j as f64 / m as f64).abs());
+                exact_num = exact_num.max(((i * m) as u64).abs_diff((j * n) as u64));
+            }
+            let expected = if n.max(m) <= SCIPY_MAX_EXACT_N {
+                exact_num as f64 / (n * m) as f64
+            } else {
+                float_d
+            };
+            let d = ks_statistic_of_sorted(&xs, &ys);
+            // The exact form over lcm(n, m) and over n·m is the same
+            // fraction, rounded once.
+            assert_eq!(d.to_bits(), expected.to_bits(), "{n} {m}: {d} {expected}");
+        }
+        // A case whose two forms differ in the last bit (found with
+        // Python's `fractions`): 0 … 10,000 against three values. Past the
+        // limit SciPy reports the floats' D (the exact one, rounded once, is
+        // 0.32270106322701064).
+        let xs: Vec<f64> = (0..10_001).map(f64::from).collect();
+        let ys = [1537.0, 3439.0, 7993.0];
+        assert_eq!(ks_statistic_of_sorted(&xs, &ys), 0.3227010632270106);
     }
 
     #[test]
