@@ -131,6 +131,14 @@ impl Linking {
         Some(trades.price[last_earlier as usize])
     }
 
+    /// True when order row `row` took liquidity in at least one trade
+    /// (`fills_of(row)` is not empty).
+    #[inline]
+    pub fn is_taker(&self, row: u32) -> bool {
+        let row = row as usize;
+        self.fill_start[row] != self.fill_start[row + 1]
+    }
+
     /// The fills (trade indices) of order row `row`, by `(time, trade_id)`.
     pub fn fills_of(&self, row: u32) -> &[u32] {
         let row = row as usize;
