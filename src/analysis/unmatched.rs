@@ -104,6 +104,8 @@ pub struct UnmatchedBuffers {
     rows: [SideRow; 3],
     /// Sort keys for the percentiles.
     keys: Vec<i64>,
+    /// The unmatched orders' rows.
+    unmatched_rows: Vec<u32>,
 }
 
 /// Writes the unmatched orders file's text (header included) to `out`.
@@ -125,19 +127,32 @@ pub fn write_unmatched(
         row.unmatched_qty.reserve(linking.canonical_rows.len());
         row.distances.reserve(linking.canonical_rows.len());
     }
+    // First each side's orders and the unmatched ones' rows, without a
+    // branch per order (matched and unmatched orders interleave in no
+    // pattern): every row is written to the next slot, which only an
+    // unmatched one keeps.
+    let order_count = linking.canonical_rows.len();
+    let unmatched_rows = &mut buffers.unmatched_rows;
+    unmatched_rows.clear();
+    unmatched_rows.resize(order_count + 1, 0);
+    let (mut kept, mut buy_orders) = (0, 0);
+    for &row in &linking.canonical_rows {
+        let r = row as usize;
+        unmatched_rows[kept] = row;
+        kept += usize::from(!linking.matched[r]);
+        buy_orders += u64::from(orders.side[r] == Side::Buy);
+    }
+    unmatched_rows.truncate(kept);
+    rows[0].orders = buy_orders;
+    rows[1].orders = order_count as u64 - buy_orders;
+    rows[2].orders = order_count as u64;
     // Orders come roughly in time order: each lookup starts where the
     // previous one ended.
     let mut cursor = ReferenceCursor::default();
-    for &row in &linking.canonical_rows {
+    for &row in unmatched_rows.iter() {
         let r = row as usize;
         let side = orders.side[r];
         let targets = [if side == Side::Buy { 0 } else { 1 }, 2];
-        for &target in &targets {
-            rows[target].orders += 1;
-        }
-        if linking.matched[r] {
-            continue;
-        }
         let distance = if orders.order_type[r] == OrderType::Limit {
             orders.price_of(r).and_then(|price| {
                 let reference =
