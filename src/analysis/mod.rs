@@ -183,6 +183,24 @@ fn analyse_into(
     );
 }
 
+/// `kept` := the `rows` for which `keep` holds, in order.
+///
+/// Without a branch per row: which orders are takers, or unmatched,
+/// follows no pattern, and a branch on it was mispredicted often. Every
+/// row is written to the next slot instead, and only a kept one moves the
+/// slot on.
+fn keep_rows(rows: &[u32], kept: &mut Vec<u32>, keep: impl Fn(u32) -> bool) {
+    kept.clear();
+    // One slot past the last kept row, for the rows written after it.
+    kept.resize(rows.len() + 1, 0);
+    let mut next = 0;
+    for &row in rows {
+        kept[next] = row;
+        next += usize::from(keep(row));
+    }
+    kept.truncate(next);
+}
+
 /// What a worker keeps from one partition to the next: the column,
 /// working and output buffers, emptied, their allocations kept. Partitions are handed
 /// out largest first, so after a worker's first partition the buffers are

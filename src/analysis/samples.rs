@@ -134,8 +134,8 @@ impl MetricSamples {
 
     /// Sorts the gathered values and takes their moments.
     fn sort_and_describe(&mut self) {
-        // Sorted as integer keys (see `crate::stats::sort_floats`), and
-        // merged as keys too: comparing integers is cheaper than
+        // Sorted as integer keys (see `crate::stats::sort_floats`), which
+        // `all_sorted` also reads: comparing integers is cheaper than
         // `total_cmp`, and the keys' order is its order, so the floats come
         // out the same.
         sorted_keys(&self.sweep, &mut self.sweep_keys);

@@ -160,17 +160,7 @@ pub fn taker_metrics(
     let orders = &data.orders;
     let trades = &data.trades;
 
-    // Without a branch per order (takers and the rest interleave in no
-    // pattern): every row is written to the next slot, which only a
-    // taker keeps.
-    takers.clear();
-    takers.resize(linking.canonical_rows.len() + 1, 0);
-    let mut kept = 0;
-    for &row in &linking.canonical_rows {
-        takers[kept] = row;
-        kept += usize::from(linking.is_taker(row));
-    }
-    takers.truncate(kept);
+    super::keep_rows(&linking.canonical_rows, takers, |row| linking.is_taker(row));
     // Canonical rows have distinct ids, so this order is total. Files
     // mostly list orders by time already: then checking is all it takes.
     let time_then_id = |&row: &u32| (orders.time_ns[row as usize], orders.order_id[row as usize]);

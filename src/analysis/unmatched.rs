@@ -127,25 +127,20 @@ pub fn write_unmatched(
         row.unmatched_qty.reserve(linking.canonical_rows.len());
         row.distances.reserve(linking.canonical_rows.len());
     }
-    // First each side's orders and the unmatched ones' rows, without a
-    // branch per order (matched and unmatched orders interleave in no
-    // pattern): every row is written to the next slot, which only an
-    // unmatched one keeps.
-    let order_count = linking.canonical_rows.len();
-    let unmatched_rows = &mut buffers.unmatched_rows;
-    unmatched_rows.clear();
-    unmatched_rows.resize(order_count + 1, 0);
-    let (mut kept, mut buy_orders) = (0, 0);
-    for &row in &linking.canonical_rows {
-        let r = row as usize;
-        unmatched_rows[kept] = row;
-        kept += usize::from(!linking.matched[r]);
-        buy_orders += u64::from(orders.side[r] == Side::Buy);
-    }
-    unmatched_rows.truncate(kept);
+    // First each side's orders, then the unmatched ones alone.
+    let order_count = linking.canonical_rows.len() as u64;
+    let buy_orders = linking
+        .canonical_rows
+        .iter()
+        .filter(|&&row| orders.side[row as usize] == Side::Buy)
+        .count() as u64;
     rows[0].orders = buy_orders;
-    rows[1].orders = order_count as u64 - buy_orders;
-    rows[2].orders = order_count as u64;
+    rows[1].orders = order_count - buy_orders;
+    rows[2].orders = order_count;
+    let unmatched_rows = &mut buffers.unmatched_rows;
+    super::keep_rows(&linking.canonical_rows, unmatched_rows, |row| {
+        !linking.matched[row as usize]
+    });
     // Orders come roughly in time order: each lookup starts where the
     // previous one ended.
     let mut cursor = ReferenceCursor::default();
