@@ -41,8 +41,9 @@ impl SideRow {
     /// whose bound it does not pass, else the last (as a NaN would be).
     ///
     /// Counted without a branch on the value: distances of consecutive
-    /// orders fall in no pattern, and branches on them were mispredicted
-    /// often enough to be a fifth of this file's cost.
+    /// orders fall in no pattern a branch predictor could follow, and
+    /// with branches the analyse bench took 55 % longer on generated
+    /// data (3 % on the real partition).
     #[inline]
     fn add_distance(&mut self, distance: f64) {
         self.distances.push(distance);
