@@ -1009,10 +1009,11 @@ mod tests {
         assert!(loaded > 100, "{loaded}");
     }
 
-    /// Files of hundreds of rows, valid rows of the fast path (the first
-    /// five) and of the full parse (the quoted one, the long id) in
-    /// random runs: the rows come out in file order across the batches
-    /// the fast path fills and the full parse's rows between them.
+    /// Files of hundreds of rows, valid rows of the fast path and of the
+    /// full parse (a quoted code; an order id of 23 digits, a trade's
+    /// order id of 20) in random runs: the rows come out in file order
+    /// across the batches the fast path fills and the full parse's rows
+    /// between them.
     #[test]
     fn long_files_keep_their_order_across_batches() {
         let mut next = crate::test_support::xorshift(0x5EED_u64);

@@ -41,15 +41,10 @@ impl MetricSamples {
     /// calls over them that follow (once for all their metrics: it reads
     /// every taker's whole record).
     pub fn group(&mut self, takers: &[TakerMetrics]) {
-        self.sweep_rows.clear();
-        self.non_sweep_rows.clear();
-        for (row, taker) in (0u32..).zip(takers) {
-            if taker.is_sweep {
-                self.sweep_rows.push(row);
-            } else {
-                self.non_sweep_rows.push(row);
-            }
-        }
+        let positions = || 0..takers.len() as u32;
+        let is_sweep = |row: u32| takers[row as usize].is_sweep;
+        super::keep_rows(positions(), &mut self.sweep_rows, is_sweep);
+        super::keep_rows(positions(), &mut self.non_sweep_rows, |row| !is_sweep(row));
     }
 
     /// Refills the buffers with `metric` over `takers`, which

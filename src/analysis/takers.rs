@@ -160,7 +160,9 @@ pub fn taker_metrics(
     let orders = &data.orders;
     let trades = &data.trades;
 
-    super::keep_rows(&linking.canonical_rows, takers, |row| linking.is_taker(row));
+    super::keep_rows(linking.canonical_rows.iter().copied(), takers, |row| {
+        linking.is_taker(row)
+    });
     // Canonical rows have distinct ids, so this order is total. Files
     // mostly list orders by time already: then checking is all it takes.
     let time_then_id = |&row: &u32| (orders.time_ns[row as usize], orders.order_id[row as usize]);

@@ -122,12 +122,6 @@ pub fn write_unmatched(
     for row in rows.iter_mut() {
         row.reset();
     }
-    // Room for every order up front: growing these one push at a time
-    // copied them over and over (untouched capacity costs no memory).
-    for row in rows.iter_mut() {
-        row.unmatched_qty.reserve(linking.canonical_rows.len());
-        row.distances.reserve(linking.canonical_rows.len());
-    }
     // First each side's orders, then the unmatched ones alone.
     let order_count = linking.canonical_rows.len() as u64;
     let buy_orders = linking
@@ -139,9 +133,17 @@ pub fn write_unmatched(
     rows[1].orders = order_count - buy_orders;
     rows[2].orders = order_count;
     let unmatched_rows = &mut buffers.unmatched_rows;
-    super::keep_rows(&linking.canonical_rows, unmatched_rows, |row| {
-        !linking.matched[row as usize]
-    });
+    super::keep_rows(
+        linking.canonical_rows.iter().copied(),
+        unmatched_rows,
+        |row| !linking.matched[row as usize],
+    );
+    // Room for every unmatched order up front: growing these one push at
+    // a time copied them over and over.
+    for row in rows.iter_mut() {
+        row.unmatched_qty.reserve(unmatched_rows.len());
+        row.distances.reserve(unmatched_rows.len());
+    }
     // Orders come roughly in time order: each lookup starts where the
     // previous one ended.
     let mut cursor = ReferenceCursor::default();
