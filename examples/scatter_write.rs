@@ -6,11 +6,15 @@
 //! `writev`, one segment per line. A copied buffer is written whole
 //! (`copy`) or, as the extractor's writers do, up to the file's last
 //! aligned boundary ([`aligned_write_len`]), the rest kept for the next
-//! write (`aligned`).
+//! write (`aligned`). `mmap` copies each line once, straight into a
+//! shared writable mapping of its file: a window of FLUSH_KIB at the
+//! file's end, pre-faulted for writing (`MADV_POPULATE_WRITE`), the file
+//! grown by `ftruncate` a window at a time and cut to its length at the
+//! end (the one-copy alternative to a buffer plus `write`).
 //!
 //! ```text
 //! cargo run --release --example scatter_write -- MODE INPUT OUT_DIR PARTITIONS FLUSH_KIB
-//!   MODE      copy | aligned | writev
+//!   MODE      copy | aligned | writev | mmap
 //!   OUT_DIR   an empty folder on the file system under test
 //! ```
 //!
@@ -28,7 +32,9 @@ use sweep_pipeline::extract::aligned_write_len;
 fn main() -> io::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [mode, input, out_dir, partitions, flush_kib] = args.as_slice() else {
-        eprintln!("usage: scatter_write copy|aligned|writev INPUT OUT_DIR PARTITIONS FLUSH_KIB");
+        eprintln!(
+            "usage: scatter_write copy|aligned|writev|mmap INPUT OUT_DIR PARTITIONS FLUSH_KIB"
+        );
         std::process::exit(2);
     };
     let number = |text: &str| {
@@ -41,6 +47,7 @@ fn main() -> io::Result<()> {
     let mut files = (0..partitions)
         .map(|p| {
             OpenOptions::new()
+                .read(true) // a shared writable mapping needs both
                 .write(true)
                 .create_new(true)
                 .open(format!("{out_dir}/{p}.csv"))
@@ -98,8 +105,18 @@ fn main() -> io::Result<()> {
                 write_ranges(file, &input, ranges)?;
             }
         }
+        "mmap" => {
+            let mut windows: Vec<MappedWindow> =
+                (0..partitions).map(|_| MappedWindow::default()).collect();
+            for (partition, line) in &lines {
+                windows[*partition].append(&files[*partition], &input[line.clone()], flush_at)?;
+            }
+            for (file, window) in files.iter().zip(&mut windows) {
+                window.finish(file)?;
+            }
+        }
         other => {
-            eprintln!("unknown mode {other:?}: copy, aligned or writev");
+            eprintln!("unknown mode {other:?}: copy, aligned, writev or mmap");
             std::process::exit(2);
         }
     }
@@ -139,4 +156,57 @@ fn write_ranges(
     }
     ranges.clear();
     Ok(())
+}
+
+/// The `mmap` mode's window of one file: where the file's bytes end, and
+/// the mapping they are being copied into.
+#[derive(Default)]
+struct MappedWindow {
+    /// Bytes of the file written so far.
+    len: usize,
+    /// The mapping of `[start, start + map.len())`, when one is open.
+    map: Option<(usize, memmap2::MmapMut)>,
+}
+
+impl MappedWindow {
+    fn append(&mut self, file: &File, line: &[u8], window: usize) -> io::Result<()> {
+        let mut rest = line;
+        while !rest.is_empty() {
+            let (start, map) = match &mut self.map {
+                Some((start, map)) if self.len < *start + map.len() => (*start, map),
+                _ => {
+                    // Windows start on page boundaries: the first at 0,
+                    // each later one where the last ended.
+                    let start = self.len - self.len % 4096;
+                    file.set_len((start + window) as u64)?;
+                    // SAFETY: the file is this program's own, created new,
+                    // and nothing else maps or truncates it meanwhile.
+                    let map = unsafe {
+                        memmap2::MmapOptions::new()
+                            .offset(start as u64)
+                            .len(window)
+                            .map_mut(file)?
+                    };
+                    // SAFETY: advice on the mapping just made; it only
+                    // faults its pages in.
+                    unsafe {
+                        libc::madvise(map.as_ptr() as *mut _, window, libc::MADV_POPULATE_WRITE);
+                    }
+                    let (start, map) = self.map.insert((start, map));
+                    (*start, map)
+                }
+            };
+            let at = self.len - start;
+            let take = rest.len().min(map.len() - at);
+            map[at..at + take].copy_from_slice(&rest[..take]);
+            self.len += take;
+            rest = &rest[take..];
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, file: &File) -> io::Result<()> {
+        self.map = None;
+        file.set_len(self.len as u64)
+    }
 }
