@@ -106,10 +106,12 @@ fn main() -> io::Result<()> {
             }
         }
         "mmap" => {
+            // Whole pages: a window must reach past the page it starts on.
+            let window = flush_at.max(1).next_multiple_of(PAGE);
             let mut windows: Vec<MappedWindow> =
                 (0..partitions).map(|_| MappedWindow::default()).collect();
             for (partition, line) in &lines {
-                windows[*partition].append(&files[*partition], &input[line.clone()], flush_at)?;
+                windows[*partition].append(&files[*partition], &input[line.clone()], window)?;
             }
             for (file, window) in files.iter().zip(&mut windows) {
                 window.finish(file)?;
@@ -158,6 +160,9 @@ fn write_ranges(
     Ok(())
 }
 
+/// The page size the `mmap` mode assumes (x86-64, aarch64 by default).
+const PAGE: usize = 4096;
+
 /// The `mmap` mode's window of one file: where the file's bytes end, and
 /// the mapping they are being copied into.
 #[derive(Default)]
@@ -169,15 +174,18 @@ struct MappedWindow {
 }
 
 impl MappedWindow {
+    /// Copies `line` to the file's end, mapping windows of `window`
+    /// bytes (whole pages) as it goes.
     fn append(&mut self, file: &File, line: &[u8], window: usize) -> io::Result<()> {
         let mut rest = line;
         while !rest.is_empty() {
             let (start, map) = match &mut self.map {
                 Some((start, map)) if self.len < *start + map.len() => (*start, map),
                 _ => {
-                    // Windows start on page boundaries: the first at 0,
-                    // each later one where the last ended.
-                    let start = self.len - self.len % 4096;
+                    // A mapping's offset must be a whole number of
+                    // pages: the window starts at the page that holds
+                    // the file's end (where the last window ended).
+                    let start = self.len - self.len % PAGE;
                     file.set_len((start + window) as u64)?;
                     // SAFETY: the file is this program's own, created new,
                     // and nothing else maps or truncates it meanwhile.
@@ -187,8 +195,10 @@ impl MappedWindow {
                             .len(window)
                             .map_mut(file)?
                     };
-                    // SAFETY: advice on the mapping just made; it only
-                    // faults its pages in.
+                    // A hint (a kernel without it faults the pages in on
+                    // first write instead), so its result is not checked.
+                    // SAFETY: advice on the mapping just made, whole; it
+                    // only faults its pages in.
                     unsafe {
                         libc::madvise(map.as_ptr() as *mut _, window, libc::MADV_POPULATE_WRITE);
                     }
