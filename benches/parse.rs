@@ -187,7 +187,37 @@ fn bench_parse(c: &mut Criterion) {
             black_box(accepted)
         })
     });
+
+    // Processing's one-pass readers (`format::scan`) over the same bytes:
+    // every row checked and converted field by field, the key fields
+    // found but not looked up. What routing's mask classification costs
+    // against this is the question these two answer.
+    group.throughput(Throughput::Bytes(orders.len() as u64));
+    group.bench_function("scan_order", |b| {
+        b.iter(|| black_box(scan_all(black_box(&orders), format::scan::scan_order)))
+    });
+    group.throughput(Throughput::Bytes(trades.len() as u64));
+    group.bench_function("scan_trade", |b| {
+        b.iter(|| black_box(scan_all(black_box(&trades), format::scan::scan_trade)))
+    });
     group.finish();
+}
+
+/// Reads every row of `body` (spec-order rows with the optional column)
+/// with `scan`, asserting each is accepted; returns the rows and the sum
+/// of the key fields' lengths, so that nothing is optimised away.
+fn scan_all<'b, R>(body: &'b [u8], scan: fn(&'b [u8], usize, bool) -> Option<(R, usize)>) -> usize {
+    let (mut rows, mut key_bytes, mut start) = (0, 0, 0);
+    while start < body.len() {
+        let (date, code, values_start) =
+            format::scan::key_fields(body, start).expect("a bench row has a key");
+        let (row, next) = scan(body, values_start, true).expect("a bench row is valid");
+        black_box(row);
+        key_bytes += date.len() + code.len();
+        rows += 1;
+        start = next;
+    }
+    rows + key_bytes
 }
 
 fn bench_route(c: &mut Criterion) {
