@@ -203,10 +203,15 @@ fn bench_parse(c: &mut Criterion) {
     group.finish();
 }
 
+/// `format::scan::scan_order` or `scan_trade`: the row read from its third
+/// field on (the optional column present or not), and where the next
+/// line starts.
+type RowScanner<'b, R> = fn(&'b [u8], usize, bool) -> Option<(R, usize)>;
+
 /// Reads every row of `body` (spec-order rows with the optional column)
 /// with `scan`, asserting each is accepted; returns the rows and the sum
 /// of the key fields' lengths, so that nothing is optimised away.
-fn scan_all<'b, R>(body: &'b [u8], scan: fn(&'b [u8], usize, bool) -> Option<(R, usize)>) -> usize {
+fn scan_all<'b, R>(body: &'b [u8], scan: RowScanner<'b, R>) -> usize {
     let (mut rows, mut key_bytes, mut start) = (0, 0, 0);
     while start < body.len() {
         let (date, code, values_start) =
