@@ -354,11 +354,7 @@ fn extract_file(
                     let _ = core_affinity::set_for_current(core);
                 }
                 let mut router = RowRouter::new(layout);
-                let mut first = true;
                 for chunk in chunk_rx {
-                    if std::mem::take(&mut first) {
-                        router.choose_faster_simd(chunk.bytes());
-                    }
                     let routed = router.route(&chunk);
                     // The chunk goes along: the writers copy the rows
                     // from it, and its window is released after the last.

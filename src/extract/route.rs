@@ -20,6 +20,7 @@
 //! full check of [`Layout::parse_key`], which also names the reason.
 
 use std::ops::Range;
+use std::time::{Duration, Instant};
 
 use rustc_hash::FxHashMap;
 
@@ -384,6 +385,68 @@ impl Groups {
     }
 }
 
+/// Chooses between AVX2 and AVX-512 classification by routing a worker's
+/// first chunks with each in turn and timing them (every chunk is routed
+/// once, so the trial costs nothing but the slower level's chunks).
+///
+/// Why measure: AVX-512 is not the faster level everywhere. The AMD EPYC
+/// (Zen 4) machines our benchmarks run on execute a 512-bit operation as
+/// two 256-bit halves, and there AVX2 routing took 11–22 % less user CPU
+/// on the 3 GB set end to end; the route bench agrees for orders and
+/// favours AVX-512 by 3 % for trades, whose lines are longer. Other CPUs
+/// and other rows can go either way. Both levels route every line the
+/// same (the tests compare them), so the choice changes the speed, never
+/// the output.
+#[derive(Debug)]
+struct SimdTrial {
+    /// Chunks routed so far in the trial.
+    chunks: usize,
+    /// Time and bytes routed with each level: [AVX2, AVX-512].
+    elapsed: [Duration; 2],
+    bytes: [u64; 2],
+}
+
+impl SimdTrial {
+    /// Chunks each level routes before the choice: enough that one chunk
+    /// slowed by the other threads starting up does not decide.
+    const CHUNKS_PER_LEVEL: usize = 4;
+    const LEVELS: [Simd; 2] = [Simd::Avx2, Simd::Avx512];
+
+    /// A trial when this CPU has both levels.
+    fn when_there_is_a_choice() -> Option<SimdTrial> {
+        (Simd::detect() == Simd::Avx512).then_some(SimdTrial {
+            chunks: 0,
+            elapsed: [Duration::ZERO; 2],
+            bytes: [0; 2],
+        })
+    }
+
+    /// The level the next chunk is routed with: the two alternate.
+    fn level_to_try(&self) -> Simd {
+        SimdTrial::LEVELS[self.chunks % 2]
+    }
+
+    /// Records how long the chunk of `bytes` just routed took; returns the
+    /// faster level (less time per byte) once every level had its chunks.
+    fn record(&mut self, elapsed: Duration, bytes: usize) -> Option<Simd> {
+        let level = self.chunks % 2;
+        self.elapsed[level] += elapsed;
+        self.bytes[level] += bytes as u64;
+        self.chunks += 1;
+        if self.chunks < 2 * SimdTrial::CHUNKS_PER_LEVEL {
+            return None;
+        }
+        // Time per byte compared without dividing: t0/b0 <= t1/b1.
+        let per_byte =
+            |level: usize| self.elapsed[level].as_nanos() * u128::from(self.bytes[1 - level]);
+        Some(if per_byte(0) <= per_byte(1) {
+            Simd::Avx2
+        } else {
+            Simd::Avx512
+        })
+    }
+}
+
 /// Values of `route_lines`'s `SIMD` parameter (const generics take no enums
 /// on stable Rust).
 const PORTABLE: u8 = 0;
@@ -395,8 +458,12 @@ pub struct RowRouter<'a> {
     layout: &'a Layout,
     fields: FieldBuf,
     groups: Groups,
-    /// How short lines are classified (detected once, in `new`).
+    /// How short lines are classified (detected once, in `new`; then,
+    /// when the CPU has both wide levels, the faster one of them).
     simd: Simd,
+    /// The timing of the first chunks that chooses between AVX2 and
+    /// AVX-512; `None` once chosen, or when there is no choice.
+    trial: Option<SimdTrial>,
     /// The chunk's rows in input order, by group, before they are grouped.
     rows: Vec<(u32, Range<usize>)>,
     /// The keys of the chunk's groups, by group.
@@ -415,6 +482,7 @@ impl<'a> RowRouter<'a> {
             fields: FieldBuf::default(),
             groups: Groups::default(),
             simd: Simd::detect(),
+            trial: SimdTrial::when_there_is_a_choice(),
             rows: Vec::new(),
             keys: Vec::new(),
             counts: Vec::new(),
@@ -427,44 +495,8 @@ impl<'a> RowRouter<'a> {
     /// the levels.
     pub fn with_simd(mut self, simd: Simd) -> RowRouter<'a> {
         self.simd = simd.min(Simd::detect());
+        self.trial = None;
         self
-    }
-
-    /// Switches to whichever wide classification (AVX2 or AVX-512) this
-    /// CPU routes `sample` faster with, when it has both; `sample` is whole
-    /// lines, such as a worker's first chunk. Each level routes it twice,
-    /// alternating, and keeps its faster time, so that neither pays alone
-    /// for the sample's first reading (its page faults, a cold cache).
-    ///
-    /// Why measure: AVX-512 is not the faster level everywhere. The AMD
-    /// EPYC (Zen 4) machines our benchmarks run on execute a 512-bit
-    /// operation as two 256-bit halves, and there the AVX2 path routed the
-    /// 3 GB set with 11 % less user CPU end to end. Elsewhere (wider
-    /// rows, other CPUs) the answer can be the other one. Either level
-    /// routes every line the same way (the tests compare them), so the
-    /// choice changes the speed, never the output.
-    pub fn choose_faster_simd(&mut self, sample: &[u8]) {
-        let candidates = [Simd::Avx2, Simd::Avx512];
-        if !candidates
-            .iter()
-            .all(|level| Simd::available().contains(level))
-        {
-            return;
-        }
-        let mut best = [std::time::Duration::MAX; 2];
-        for _round in 0..2 {
-            for (level, best) in candidates.iter().zip(&mut best) {
-                self.simd = *level;
-                let started = std::time::Instant::now();
-                std::hint::black_box(self.route_bytes(0, sample));
-                *best = (*best).min(started.elapsed());
-            }
-        }
-        self.simd = if best[0] <= best[1] {
-            Simd::Avx2
-        } else {
-            Simd::Avx512
-        };
     }
 
     /// The classification level in use.
@@ -472,9 +504,21 @@ impl<'a> RowRouter<'a> {
         self.simd
     }
 
-    /// Routes every line of `chunk`.
+    /// Routes every line of `chunk`. While the router is still trying
+    /// its SIMD levels ([`SimdTrial`]), the chunk is routed, once, with
+    /// the level whose turn it is, and timed.
     pub fn route(&mut self, chunk: &Chunk) -> RoutedChunk {
-        self.route_bytes(chunk.seq, chunk.bytes())
+        let Some(mut trial) = self.trial.take() else {
+            return self.route_bytes(chunk.seq, chunk.bytes());
+        };
+        self.simd = trial.level_to_try();
+        let started = Instant::now();
+        let routed = self.route_bytes(chunk.seq, chunk.bytes());
+        match trial.record(started.elapsed(), chunk.bytes().len()) {
+            Some(chosen) => self.simd = chosen,
+            None => self.trial = Some(trial),
+        }
+        routed
     }
 
     /// Routes every line of `bytes`, whole lines of an input's body, as
@@ -832,29 +876,65 @@ mod tests {
     }
 
     #[test]
-    fn the_faster_simd_level_routes_as_every_level_does() {
+    fn the_simd_trial_alternates_levels_then_keeps_the_faster_per_byte() {
+        let mut trial = SimdTrial {
+            chunks: 0,
+            elapsed: [Duration::ZERO; 2],
+            bytes: [0; 2],
+        };
+        // AVX2's chunks are twice the size and take 1.5 times as long:
+        // less time per byte.
+        let mut tried = Vec::new();
+        let mut chosen = None;
+        while chosen.is_none() {
+            let level = trial.level_to_try();
+            tried.push(level);
+            chosen = match level {
+                Simd::Avx2 => trial.record(Duration::from_micros(300), 2_000),
+                _ => trial.record(Duration::from_micros(200), 1_000),
+            };
+        }
+        assert_eq!(tried.len(), 2 * SimdTrial::CHUNKS_PER_LEVEL);
+        assert!(
+            tried
+                .chunks(2)
+                .all(|pair| pair == [Simd::Avx2, Simd::Avx512])
+        );
+        assert_eq!(chosen, Some(Simd::Avx2));
+        // The other way round.
+        let mut trial = SimdTrial {
+            chunks: 0,
+            elapsed: [Duration::ZERO; 2],
+            bytes: [0; 2],
+        };
+        let chosen = (0..2 * SimdTrial::CHUNKS_PER_LEVEL)
+            .map(|chunk| match chunk % 2 {
+                0 => trial.record(Duration::from_micros(300), 1_000),
+                _ => trial.record(Duration::from_micros(200), 1_000),
+            })
+            .last()
+            .flatten();
+        assert_eq!(chosen, Some(Simd::Avx512));
+    }
+
+    #[test]
+    fn chunks_route_the_same_during_and_after_the_simd_trial() {
         let layout = Layout::from_header(
             FileKind::Orders,
             b"date,security_code,order_id,time,side,price,quantity,order_type",
             Path::new("t.csv"),
         )
         .expect("a valid header");
-        let chunk = chunk_of(&["2024-01-02,600089,1,09:30:00.002826,S,12.24,400,L"]);
-        let expected = expected(&layout, &chunk);
+        let bytes = chunk_of(&["2024-01-02,600089,1,09:30:00.002826,S,12.24,400,L"]);
+        let expected = expected(&layout, &bytes);
         let router = &mut RowRouter::new(&layout);
-        router.choose_faster_simd(&chunk);
+        for seq in 0..3 * SimdTrial::CHUNKS_PER_LEVEL as u64 {
+            let chunk = Chunk::from_bytes(seq, bytes.clone());
+            let routed = router.route(&chunk);
+            assert_eq!(outcome(&bytes, &routed), expected, "chunk {seq}");
+        }
+        assert!(router.trial.is_none() || Simd::detect() != Simd::Avx512);
         assert!(Simd::available().contains(&router.simd()));
-        if Simd::available().contains(&Simd::Avx512) {
-            assert!(router.simd() >= Simd::Avx2, "a wide level is chosen");
-        } else {
-            assert_eq!(router.simd(), Simd::detect(), "nothing to choose from");
-        }
-        // The sample's keys are known now; the rows still route as the
-        // full check says, in the chunk that follows and in a new one.
-        for seq in 1..3 {
-            let routed = router.route_bytes(seq, &chunk);
-            assert_eq!(outcome(&chunk, &routed), expected);
-        }
     }
 
     #[test]

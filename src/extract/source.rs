@@ -58,6 +58,17 @@ impl Chunk {
     pub fn bytes(&self) -> &[u8] {
         &self.backing[self.range.clone()]
     }
+
+    /// Chunk `seq` of `bytes`, whole lines (for tests).
+    #[cfg(test)]
+    pub(crate) fn from_bytes(seq: u64, bytes: Vec<u8>) -> Chunk {
+        let range = 0..bytes.len();
+        Chunk {
+            seq,
+            backing: Arc::new(Backing::Owned(bytes)),
+            range,
+        }
+    }
 }
 
 /// How the extractor reads its input.
