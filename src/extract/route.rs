@@ -391,7 +391,7 @@ impl Groups {
 ///
 /// Why measure: AVX-512 is not the faster level everywhere. The AMD EPYC
 /// (Zen 4) machines our benchmarks run on execute a 512-bit operation as
-/// two 256-bit halves, and there AVX2 routing took a fifth less user CPU
+/// two 256-bit halves, and there AVX2 routing took 11–19 % less user CPU
 /// on the 3 GB set end to end; the route bench agrees for orders and
 /// favours AVX-512 by 3 % for trades, whose lines are longer. Other CPUs
 /// and other rows can go either way. Both levels route every line the
