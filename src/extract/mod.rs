@@ -5,17 +5,20 @@
 //! The pipeline for one file is three stages joined by bounded channels:
 //!
 //! ```text
-//! source (this thread)      workers (pinned)          writer shards (one thread each)
-//! mmap window → chunks ──▶ validate + group rows ──▶ reorder by seq → partition files
+//! source (this thread)      workers (pinned)               writer shards (one thread each)
+//! mmap window → chunks ──▶ validate, copy rows out   ──▶ reorder by seq → partition files
+//!                          grouped by partition
 //! ```
 //!
 //! Writing is split into shards by partition (`writers::shard_of`): every
 //! shard sees every routed chunk, in sequence order, and writes only the
-//! partitions it owns. Copying rows into partition buffers and the kernel's
-//! write path cost about as much CPU as validating them, so a single writer
-//! thread was the pipeline's bottleneck; with one shard per worker both
-//! cores stay busy. Since each partition has one writer that applies chunks
-//! in order, the files do not depend on the number of shards.
+//! partitions it owns, which the worker put together as the chunk's part
+//! for that shard. The kernel's write path costs about as much CPU as
+//! validating the rows, so a single writer thread was the pipeline's
+//! bottleneck; with one shard per worker both cores stay busy. Since each
+//! partition has one writer that applies chunks in order, the files do not
+//! depend on the number of shards. A chunk's window of the input is
+//! released as soon as the chunk is routed, since the rows are copied out.
 //!
 //! Everything is written into a staging folder (`.extract.partial/`) that
 //! becomes `partitions/` and `rejected/` only after both files are done and,
@@ -337,14 +340,17 @@ fn extract_file(
 
     let (chunk_tx, chunk_rx) = bounded::<Chunk>(workers * 2);
     let (shard_txs, shard_rxs): (Vec<_>, Vec<_>) = (0..shards)
-        .map(|_| bounded::<Arc<(Chunk, RoutedChunk)>>(workers * 2))
+        .map(|_| bounded::<(usize, Arc<RoutedChunk>)>(workers * 2))
         .unzip();
+    // Written chunks go back to the worker that routed them, whose next
+    // chunks reuse their memory.
+    let (recycle_txs, recycle_rxs): (Vec<_>, Vec<_>) = (0..workers).map(|_| bounded(2)).unzip();
     let strict_path = config.strict.then_some(path.as_path());
     let progress = config.progress.clone();
 
     let header_bytes = input.header_bytes_in_file;
     let outcome = std::thread::scope(|scope| -> Result<WriterTotals> {
-        for worker in 0..workers {
+        for (worker, recycle_rx) in recycle_rxs.into_iter().enumerate() {
             let chunk_rx = chunk_rx.clone();
             let shard_txs = shard_txs.clone();
             let core = (!cores.is_empty()).then(|| cores[worker % cores.len()]);
@@ -353,14 +359,17 @@ fn extract_file(
                     // Pinning is an optimisation; a refusal changes nothing.
                     let _ = core_affinity::set_for_current(core);
                 }
-                let mut router = RowRouter::new(layout);
+                let mut router = RowRouter::new(layout).with_parts(shards, writers::shard_of);
                 for chunk in chunk_rx {
-                    let routed = router.route(&chunk);
-                    // The chunk goes along: the writers copy the rows
-                    // from it, and its window is released after the last.
-                    let routed = Arc::new((chunk, routed));
+                    for written in recycle_rx.try_iter() {
+                        router.recycle(written);
+                    }
+                    // The rows are copied out, so the chunk's window can
+                    // be released as soon as it is routed.
+                    let routed = Arc::new(router.route(&chunk));
+                    drop(chunk);
                     for shard_tx in &shard_txs {
-                        if shard_tx.send(Arc::clone(&routed)).is_err() {
+                        if shard_tx.send((worker, Arc::clone(&routed))).is_err() {
                             return;
                         }
                     }
@@ -370,9 +379,9 @@ fn extract_file(
         drop(chunk_rx);
         drop(shard_txs);
 
-        // Every shard sees every chunk, in sequence order, and writes the
-        // partitions it owns; shard 0 also writes the rejected lines and
-        // counts lines and bytes.
+        // Every shard sees every chunk, in sequence order, and writes its
+        // part, the partitions it owns; shard 0 also writes the rejected
+        // lines and counts lines and bytes.
         let shard_threads: Vec<_> = shard_rxs
             .into_iter()
             .enumerate()
@@ -387,15 +396,15 @@ fn extract_file(
                 )
                 .with_early_writeback(config.fsync);
                 let progress = progress.clone();
+                let recycle_txs = recycle_txs.clone();
                 scope.spawn(move || -> Result<WriterTotals> {
                     let mut totals = WriterTotals::default();
                     let mut reorder = SequenceReorder::default();
                     let mut line_base = 2; // the header is line 1
                     for item in routed_rx {
-                        for item in reorder.accept(item.1.seq, item) {
-                            let (chunk, routed) = &*item;
+                        for (worker, routed) in reorder.accept(item.1.seq, item) {
                             if let Some(rejected) = &mut rejected {
-                                writers::apply_rejected(routed, line_base, rejected, strict_path)?;
+                                writers::apply_rejected(&routed, line_base, rejected, strict_path)?;
                                 line_base += routed.lines;
                                 totals.lines += routed.lines;
                                 totals.bytes += routed.input_bytes;
@@ -403,12 +412,12 @@ fn extract_file(
                                     progress.advance(routed.input_bytes);
                                 }
                             }
-                            totals.rows += writers::apply_groups(
-                                routed,
-                                chunk.bytes(),
-                                (shard, shards),
-                                &mut writers,
-                            )?;
+                            totals.rows += writers::apply_part(&routed, shard, &mut writers)?;
+                            // The last shard to write a chunk sends it back;
+                            // a full queue means the worker has enough.
+                            if let Ok(routed) = Arc::try_unwrap(routed) {
+                                let _ = recycle_txs[worker].try_send(routed);
+                            }
                         }
                     }
                     debug_assert!(reorder.is_drained());

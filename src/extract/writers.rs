@@ -189,7 +189,7 @@ impl PartitionWriters {
     }
 
     /// Appends one chunk's rows of one partition; `chunk` holds them.
-    pub fn append(&mut self, rows: &PartitionRows<'_>, chunk: &[u8]) -> Result<()> {
+    pub fn append(&mut self, rows: &PartitionRows<'_>) -> Result<()> {
         let id = match self.index.get(&rows.key) {
             Some(&id) => id,
             None => {
@@ -211,10 +211,8 @@ impl PartitionWriters {
         let flush_at = (self.budget / self.states.len()).clamp(16 << 10, PARTITION_FLUSH_BYTES);
         let state = &mut self.states[id];
         state.rows += rows.rows;
-        if state.pending.is_empty()
-            && let Some(run) = rows.as_one_slice(chunk)
-            && run.len() >= flush_at
-        {
+        if state.pending.is_empty() && rows.bytes.len() >= flush_at {
+            let run = rows.bytes;
             // Large enough to write as it is: skip the copy, but for the
             // part past the last aligned boundary, which waits in the
             // buffer like any other rows.
@@ -231,7 +229,7 @@ impl PartitionWriters {
         }
         // Rows that would overflow the buffer go after a flush, not into a
         // reallocation that copies everything once more.
-        let incoming = rows.byte_len(chunk);
+        let incoming = rows.bytes.len();
         if !state.pending.is_empty() && state.pending.len() + incoming > state.pending.capacity() {
             self.flush_partition_aligned(id, flush_at)?;
         }
@@ -239,9 +237,8 @@ impl PartitionWriters {
         if state.pending.capacity() == 0 {
             state.pending.reserve_exact(flush_at.max(incoming));
         }
-        let before = state.pending.len();
-        rows.append_to(chunk, &mut state.pending);
-        self.pending_total += state.pending.len() - before;
+        state.pending.extend_from_slice(rows.bytes);
+        self.pending_total += incoming;
         if state.pending.len() >= flush_at {
             self.flush_partition_aligned(id, flush_at)?;
         }
@@ -463,21 +460,18 @@ pub fn apply_rejected(
     Ok(())
 }
 
-/// Appends the rows of a routed chunk (already in sequence order) that
-/// belong to `shard` of `shards` to the writers; `chunk` is the input the
-/// routing indexes into. Returns the number of rows appended.
-pub fn apply_groups(
+/// Appends the rows of part `part` of a routed chunk (already in sequence
+/// order; see [`RoutedChunk::part`]) to the writers. Returns the number of
+/// rows appended.
+pub fn apply_part(
     routed: &RoutedChunk,
-    chunk: &[u8],
-    (shard, shards): (usize, usize),
+    part: usize,
     writers: &mut PartitionWriters,
 ) -> Result<u64> {
     let mut rows = 0;
-    for group in routed.groups() {
-        if shard_of(&group.key, shards) == shard {
-            rows += group.rows;
-            writers.append(&group, chunk)?;
-        }
+    for group in routed.part(part) {
+        rows += group.rows;
+        writers.append(&group)?;
     }
     Ok(rows)
 }
@@ -552,14 +546,13 @@ mod tests {
             for row in 0..rows {
                 chunk.extend_from_slice(format!("{round},{row},{state}\n").as_bytes());
             }
-            let whole = 0..chunk.len();
+            expected[partition].extend_from_slice(&chunk);
             let run = PartitionRows {
                 key: keys[partition],
-                ranges: std::slice::from_ref(&whole),
+                bytes: &chunk,
                 rows,
             };
-            writers.append(&run, &chunk).expect("append");
-            expected[partition].extend_from_slice(&chunk);
+            writers.append(&run).expect("append");
         }
         let counts = writers.finish().expect("finish");
         assert_eq!(counts.len(), keys.len());
