@@ -300,8 +300,8 @@ impl CodeTable {
     }
 }
 
-/// Every partition the router has seen, numbered, and which group of the
-/// chunk being routed each one has.
+/// Every partition the router has seen, numbered, and which of them have
+/// rows in the chunk being routed.
 #[derive(Default)]
 struct Groups {
     /// Partition number → key.
@@ -344,9 +344,9 @@ impl Groups {
         }
     }
 
-    /// The partition number of a row whose other columns passed, by the raw bytes of
-    /// its key (spans relative to the line at `chunk[line_start]`); a key
-    /// not seen before is validated first.
+    /// The partition number of a row whose other columns passed, by the
+    /// raw bytes of its key (spans relative to the line at
+    /// `chunk[line_start]`); a key not seen before is validated first.
     /// `None` when the key is invalid or a field too long for
     /// [`packed_field`].
     #[inline(always)]
