@@ -387,9 +387,12 @@ impl Groups {
 /// A chunk's time includes the page faults of its first reading and
 /// whatever the other threads were doing, so single chunks vary by more
 /// than the levels differ: each level's median time per byte decides.
+/// The first chunks are slower still while the router's buffers grow to
+/// size, so they are not counted, and the levels take turns in the order
+/// A B B A A B B A, so that a drift over the trial favours neither.
 #[derive(Debug)]
 struct SimdTrial {
-    /// Chunks routed so far in the trial.
+    /// Chunks routed so far in the trial, the uncounted ones included.
     chunks: usize,
     /// Nanoseconds per byte of each level's chunks: [AVX2, AVX-512].
     per_byte: [[f64; SimdTrial::CHUNKS_PER_LEVEL]; 2],
@@ -398,6 +401,8 @@ struct SimdTrial {
 impl SimdTrial {
     /// Chunks each level routes before the choice.
     const CHUNKS_PER_LEVEL: usize = 8;
+    /// Chunks routed first, with AVX2, and not counted.
+    const UNCOUNTED_CHUNKS: usize = 2;
     const LEVELS: [Simd; 2] = [Simd::Avx2, Simd::Avx512];
 
     /// A trial when this CPU has both levels.
@@ -412,19 +417,31 @@ impl SimdTrial {
         }
     }
 
-    /// The level the next chunk is routed with: the two alternate.
+    /// The next chunk's place among the counted ones, if it is counted,
+    /// and its level: 0 (AVX2) or 1 (AVX-512).
+    fn next_turn(&self) -> (Option<usize>, usize) {
+        match self.chunks.checked_sub(SimdTrial::UNCOUNTED_CHUNKS) {
+            // Bit 0 of `counted ^ counted / 2`: 0 1 1 0 0 1 1 0 …
+            Some(counted) => (Some(counted), (counted ^ counted >> 1) & 1),
+            None => (None, 0),
+        }
+    }
+
+    /// The level the next chunk is routed with.
     fn level_to_try(&self) -> Simd {
-        SimdTrial::LEVELS[self.chunks % 2]
+        SimdTrial::LEVELS[self.next_turn().1]
     }
 
     /// Records how long the chunk of `bytes` just routed took; returns the
     /// faster level (the lower median time per byte) once every level had
     /// its chunks.
     fn record(&mut self, elapsed: Duration, bytes: usize) -> Option<Simd> {
-        let (level, turn) = (self.chunks % 2, self.chunks / 2);
-        self.per_byte[level][turn] = elapsed.as_nanos() as f64 / bytes.max(1) as f64;
+        let (counted, level) = self.next_turn();
         self.chunks += 1;
-        if self.chunks < 2 * SimdTrial::CHUNKS_PER_LEVEL {
+        let counted = counted?;
+        // Each pair of counted chunks has one of each level.
+        self.per_byte[level][counted / 2] = elapsed.as_nanos() as f64 / bytes.max(1) as f64;
+        if counted + 1 < 2 * SimdTrial::CHUNKS_PER_LEVEL {
             return None;
         }
         let [avx2, avx512] = self.per_byte.map(|mut times| {
@@ -928,41 +945,62 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_simd_trial_alternates_levels_then_keeps_the_lower_median_per_byte() {
-        // AVX2's chunks are twice the size and take 1.5 times as long (less
-        // time per byte), but for two outliers, far slower, that a sum
-        // would count.
+    /// Runs a trial to its end; `time(level, counted)` gives each chunk's
+    /// time and bytes (`counted` is `None` for an uncounted chunk).
+    fn run_trial(time: impl Fn(Simd, Option<usize>) -> (Duration, usize)) -> (Vec<Simd>, Simd) {
         let mut trial = SimdTrial::new();
         let mut tried = Vec::new();
-        let mut chosen = None;
-        while chosen.is_none() {
+        loop {
             let level = trial.level_to_try();
+            let counted = tried.len().checked_sub(SimdTrial::UNCOUNTED_CHUNKS);
             tried.push(level);
-            let turn = tried.len() / 2;
-            chosen = match level {
-                Simd::Avx2 if turn < 2 => trial.record(Duration::from_millis(50), 2_000),
-                Simd::Avx2 => trial.record(Duration::from_micros(300), 2_000),
-                _ => trial.record(Duration::from_micros(200), 1_000),
-            };
+            let (elapsed, bytes) = time(level, counted);
+            if let Some(chosen) = trial.record(elapsed, bytes) {
+                return (tried, chosen);
+            }
         }
-        assert_eq!(tried.len(), 2 * SimdTrial::CHUNKS_PER_LEVEL);
+    }
+
+    #[test]
+    fn the_simd_trial_takes_turns_then_keeps_the_lower_median_per_byte() {
+        // The uncounted chunks are far slower. AVX2's chunks are twice the
+        // size and take 1.5 times as long (less time per byte), but for
+        // its first two counted ones, far slower, that a sum would count.
+        let (tried, chosen) = run_trial(|level, counted| match (level, counted) {
+            (_, None) => (Duration::from_secs(1), 1_000),
+            (Simd::Avx2, Some(0..=3)) => (Duration::from_millis(50), 2_000),
+            (Simd::Avx2, _) => (Duration::from_micros(300), 2_000),
+            _ => (Duration::from_micros(200), 1_000),
+        });
+        let uncounted = SimdTrial::UNCOUNTED_CHUNKS;
+        assert_eq!(tried.len(), uncounted + 2 * SimdTrial::CHUNKS_PER_LEVEL);
+        assert!(tried[..uncounted].iter().all(|&level| level == Simd::Avx2));
+        let (a, b) = (Simd::Avx2, Simd::Avx512);
         assert!(
-            tried
-                .chunks(2)
-                .all(|pair| pair == [Simd::Avx2, Simd::Avx512])
+            tried[uncounted..]
+                .chunks(4)
+                .all(|turns| turns == [a, b, b, a])
         );
-        assert_eq!(chosen, Some(Simd::Avx2));
+        assert_eq!(chosen, Simd::Avx2);
         // The other way round.
-        let mut trial = SimdTrial::new();
-        let chosen = (0..2 * SimdTrial::CHUNKS_PER_LEVEL)
-            .map(|chunk| match chunk % 2 {
-                0 => trial.record(Duration::from_micros(300), 1_000),
-                _ => trial.record(Duration::from_micros(200), 1_000),
-            })
-            .last()
-            .flatten();
-        assert_eq!(chosen, Some(Simd::Avx512));
+        let (_, chosen) = run_trial(|level, _| match level {
+            Simd::Avx512 => (Duration::from_micros(200), 1_000),
+            _ => (Duration::from_micros(300), 1_000),
+        });
+        assert_eq!(chosen, Simd::Avx512);
+    }
+
+    #[test]
+    fn a_steady_fall_in_the_chunks_times_does_not_favour_avx512() {
+        // Equal levels whose chunks get faster as the buffers warm up: with
+        // AVX-512 always second, as in strict alternation, it would look
+        // faster. Taking turns A B B A gives both levels early and late
+        // chunks alike, and AVX-512 does not win.
+        let (_, chosen) = run_trial(|_, counted| {
+            let counted = counted.unwrap_or(0) as u64;
+            (Duration::from_micros(1_000 - 10 * counted), 1_000)
+        });
+        assert_eq!(chosen, Simd::Avx2);
     }
 
     #[test]
