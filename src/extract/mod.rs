@@ -340,19 +340,29 @@ fn extract_file(
 
     let (chunk_tx, chunk_rx) = bounded::<Chunk>(workers * 2);
     let (shard_txs, shard_rxs): (Vec<_>, Vec<_>) = (0..shards)
-        .map(|_| bounded::<(usize, Arc<RoutedChunk>)>(workers * 2))
+        .map(|_| bounded::<Arc<Pooled>>(workers * 2))
         .unzip();
-    // Written chunks go back to the worker that routed them, whose next
-    // chunks reuse their memory.
-    let (recycle_txs, recycle_rxs): (Vec<_>, Vec<_>) = (0..workers).map(|_| bounded(2)).unzip();
+    // Routed chunks hold copies of their rows, so their number is bounded:
+    // a worker takes one from this pool before it takes a chunk to route,
+    // and the last writer shard to finish with it puts it back. (Taking
+    // the routed chunk first means that whoever holds a chunk of the
+    // input can route it, so the writers, waiting for chunks in sequence
+    // order, always get the next one.)
+    let pool_size = ROUTED_CHUNKS_PER_WORKER * workers;
+    let (pool_tx, pool_rx) = bounded::<RoutedChunk>(pool_size);
+    for _ in 0..pool_size {
+        // Cannot fail: the pool has room for every one.
+        let _ = pool_tx.try_send(RoutedChunk::default());
+    }
     let strict_path = config.strict.then_some(path.as_path());
     let progress = config.progress.clone();
 
     let header_bytes = input.header_bytes_in_file;
     let outcome = std::thread::scope(|scope| -> Result<WriterTotals> {
-        for (worker, recycle_rx) in recycle_rxs.into_iter().enumerate() {
+        for worker in 0..workers {
             let chunk_rx = chunk_rx.clone();
             let shard_txs = shard_txs.clone();
+            let (pool_tx, pool_rx) = (pool_tx.clone(), pool_rx.clone());
             let core = (!cores.is_empty()).then(|| cores[worker % cores.len()]);
             scope.spawn(move || {
                 if let Some(core) = core {
@@ -360,16 +370,22 @@ fn extract_file(
                     let _ = core_affinity::set_for_current(core);
                 }
                 let mut router = RowRouter::new(layout).with_parts(shards, writers::shard_of);
-                for chunk in chunk_rx {
-                    for written in recycle_rx.try_iter() {
-                        router.recycle(written);
-                    }
+                // The pool cannot run dry for good: the shards put back
+                // every routed chunk they drop, even on an error.
+                while let Ok(written) = pool_rx.recv() {
+                    router.recycle(written);
+                    let Ok(chunk) = chunk_rx.recv() else {
+                        return;
+                    };
                     // The rows are copied out, so the chunk's window can
                     // be released as soon as it is routed.
-                    let routed = Arc::new(router.route(&chunk));
+                    let routed = Arc::new(Pooled {
+                        routed: router.route(&chunk),
+                        pool: pool_tx.clone(),
+                    });
                     drop(chunk);
                     for shard_tx in &shard_txs {
-                        if shard_tx.send((worker, Arc::clone(&routed))).is_err() {
+                        if shard_tx.send(Arc::clone(&routed)).is_err() {
                             return;
                         }
                     }
@@ -396,15 +412,15 @@ fn extract_file(
                 )
                 .with_early_writeback(config.fsync);
                 let progress = progress.clone();
-                let recycle_txs = recycle_txs.clone();
                 scope.spawn(move || -> Result<WriterTotals> {
                     let mut totals = WriterTotals::default();
                     let mut reorder = SequenceReorder::default();
                     let mut line_base = 2; // the header is line 1
                     for item in routed_rx {
-                        for (worker, routed) in reorder.accept(item.1.seq, item) {
+                        for item in reorder.accept(item.routed.seq, item) {
+                            let routed = &item.routed;
                             if let Some(rejected) = &mut rejected {
-                                writers::apply_rejected(&routed, line_base, rejected, strict_path)?;
+                                writers::apply_rejected(routed, line_base, rejected, strict_path)?;
                                 line_base += routed.lines;
                                 totals.lines += routed.lines;
                                 totals.bytes += routed.input_bytes;
@@ -412,12 +428,7 @@ fn extract_file(
                                     progress.advance(routed.input_bytes);
                                 }
                             }
-                            totals.rows += writers::apply_part(&routed, shard, &mut writers)?;
-                            // The last shard to write a chunk sends it back;
-                            // a full queue means the worker has enough.
-                            if let Ok(routed) = Arc::try_unwrap(routed) {
-                                let _ = recycle_txs[worker].try_send(routed);
-                            }
+                            totals.rows += writers::apply_part(routed, shard, &mut writers)?;
                         }
                     }
                     debug_assert!(reorder.is_drained());
@@ -471,6 +482,26 @@ fn extract_file(
         },
         keys,
     ))
+}
+
+/// Routed chunks in the pool per worker: enough for one being routed and
+/// a few waiting for, or being written by, the writer shards. Each holds a
+/// copy of a chunk's rows, about 4 MB.
+const ROUTED_CHUNKS_PER_WORKER: usize = 4;
+
+/// A routed chunk shared by the writer shards; the last one to drop it
+/// puts it back in the pool.
+struct Pooled {
+    routed: RoutedChunk,
+    pool: crossbeam_channel::Sender<RoutedChunk>,
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        // The pool has room for every routed chunk; once the workers are
+        // gone it is closed, and the memory is simply freed.
+        let _ = self.pool.try_send(std::mem::take(&mut self.routed));
+    }
 }
 
 #[derive(Default)]

@@ -109,6 +109,21 @@ pub struct RoutedChunk {
     pub rejected: Vec<RejectedLine>,
 }
 
+impl Default for RoutedChunk {
+    /// A chunk of no lines: memory for [`RowRouter::recycle`] to hand out.
+    fn default() -> RoutedChunk {
+        RoutedChunk {
+            seq: 0,
+            lines: 0,
+            input_bytes: 0,
+            groups: Vec::new(),
+            part_starts: Vec::new(),
+            bytes: Vec::new(),
+            rejected: Vec::new(),
+        }
+    }
+}
+
 /// A partition of a routed chunk.
 struct Group {
     key: PartitionKey,
@@ -573,15 +588,7 @@ impl<'a> RowRouter<'a> {
     /// checked the CPU).
     #[inline(always)]
     fn route_lines<const SIMD: u8>(&mut self, seq: u64, bytes: &[u8]) -> RoutedChunk {
-        let mut routed = self.spare.pop().unwrap_or_else(|| RoutedChunk {
-            seq,
-            lines: 0,
-            input_bytes: 0,
-            groups: Vec::new(),
-            part_starts: Vec::new(),
-            bytes: Vec::new(),
-            rejected: Vec::new(),
-        });
+        let mut routed = self.spare.pop().unwrap_or_default();
         routed.seq = seq;
         routed.lines = 0;
         routed.input_bytes = bytes.len() as u64;
@@ -729,11 +736,11 @@ impl<'a> RowRouter<'a> {
         self
     }
 
-    /// Takes back a chunk this router routed, once written: the next
-    /// chunks reuse its memory.
+    /// Takes a routed chunk already written (any router's): the next
+    /// chunk routed reuses its memory.
     pub fn recycle(&mut self, written: RoutedChunk) {
-        // Two are enough to alternate; more would only hold memory.
-        if self.spare.len() < 2 {
+        // One is all the next chunk needs; more would only hold memory.
+        if self.spare.is_empty() {
             self.spare.push(written);
         }
     }
