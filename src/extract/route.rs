@@ -27,6 +27,7 @@
 //! full check of [`Layout::parse_key`], which also names the reason.
 
 use std::ops::Range;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use rustc_hash::FxHashMap;
@@ -388,7 +389,8 @@ impl Groups {
 
 /// Chooses between AVX2 and AVX-512 classification by routing a worker's
 /// first chunks with each in turn and timing them (every chunk is routed
-/// once, so the trial costs nothing but the slower level's chunks).
+/// once, so the trial costs nothing but the slower level's chunks). The
+/// first trial to finish decides for the whole process ([`CHOSEN_SIMD`]).
 ///
 /// Why measure: AVX-512 is not the faster level everywhere. The AMD EPYC
 /// (Zen 4) machines our benchmarks run on execute a 512-bit operation as
@@ -415,7 +417,7 @@ struct SimdTrial {
 
 impl SimdTrial {
     /// Chunks each level routes before the choice.
-    const CHUNKS_PER_LEVEL: usize = 8;
+    const CHUNKS_PER_LEVEL: usize = 6;
     /// Chunks routed first, with AVX2, and not counted.
     const UNCOUNTED_CHUNKS: usize = 2;
     const LEVELS: [Simd; 2] = [Simd::Avx2, Simd::Avx512];
@@ -459,9 +461,13 @@ impl SimdTrial {
         if counted + 1 < 2 * SimdTrial::CHUNKS_PER_LEVEL {
             return None;
         }
+        // The median of an even count is the mean of the middle two: with
+        // either one alone, A B B A would favour a level under a steady
+        // drift.
         let [avx2, avx512] = self.per_byte.map(|mut times| {
             times.sort_by(f64::total_cmp);
-            times[SimdTrial::CHUNKS_PER_LEVEL / 2]
+            let middle = SimdTrial::CHUNKS_PER_LEVEL / 2;
+            (times[middle - 1] + times[middle]) / 2.0
         });
         Some(if avx2 <= avx512 {
             Simd::Avx2
@@ -470,6 +476,13 @@ impl SimdTrial {
         })
     }
 }
+
+/// The level the first [`SimdTrial`] to finish chose, for every router of
+/// the process: the trial's chunks of the slower level cost their time
+/// again in every router that ran one (on our benchmark machine AVX-512
+/// chunks took 1.4 to 3 times as long as AVX2's, and the four trials of
+/// an extraction, one per worker and file, cost 10 % of its user CPU).
+static CHOSEN_SIMD: OnceLock<Simd> = OnceLock::new();
 
 /// Values of `route_lines`'s `SIMD` parameter (const generics take no enums
 /// on stable Rust).
@@ -507,8 +520,11 @@ impl<'a> RowRouter<'a> {
             layout,
             fields: FieldBuf::default(),
             groups: Groups::default(),
-            simd: Simd::detect(),
-            trial: SimdTrial::when_there_is_a_choice(),
+            simd: CHOSEN_SIMD.get().copied().unwrap_or_else(Simd::detect),
+            trial: match CHOSEN_SIMD.get() {
+                Some(_) => None,
+                None => SimdTrial::when_there_is_a_choice(),
+            },
             chunk_partitions: Vec::new(),
             rows: Vec::new(),
             parts: (1, |_, _| 0),
@@ -537,11 +553,16 @@ impl<'a> RowRouter<'a> {
         let Some(mut trial) = self.trial.take() else {
             return self.route_bytes(chunk.seq, chunk.bytes());
         };
+        if let Some(&chosen) = CHOSEN_SIMD.get() {
+            // Another router finished its trial first.
+            self.simd = chosen;
+            return self.route_bytes(chunk.seq, chunk.bytes());
+        }
         self.simd = trial.level_to_try();
         let started = Instant::now();
         let routed = self.route_bytes(chunk.seq, chunk.bytes());
         match trial.record(started.elapsed(), chunk.bytes().len()) {
-            Some(chosen) => self.simd = chosen,
+            Some(chosen) => self.simd = *CHOSEN_SIMD.get_or_init(|| chosen),
             None => self.trial = Some(trial),
         }
         routed
@@ -1028,6 +1049,10 @@ mod tests {
         }
         assert!(router.trial.is_none(), "the trial is over after its chunks");
         assert!(Simd::available().contains(&router.simd()));
+        // A router made later takes the choice made, without a trial.
+        let later = RowRouter::new(&layout);
+        assert!(later.trial.is_none());
+        assert_eq!(later.simd(), router.simd());
     }
 
     #[test]
