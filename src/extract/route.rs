@@ -419,11 +419,11 @@ impl SimdTrial {
     /// Chunks each level routes before the choice.
     const CHUNKS_PER_LEVEL: usize = 6;
     /// AVX-512 is chosen only when it takes less than this share of
-    /// AVX2's time per byte. Chunks' times are noisy, and one unlucky
-    /// trial decides for the whole process: an extraction of the 3 GB set
-    /// that had chosen AVX-512 on our benchmark machine took 3.0 CPU-s of
-    /// user time against 2.2–2.4 for the others. Where AVX-512 is clearly
-    /// faster, it still wins.
+    /// AVX2's time per byte. Chunks' times are noisy and one trial now
+    /// decides for the whole process, so a close call goes to AVX2, the
+    /// level that is never much slower: on our benchmark machine
+    /// AVX-512's trial chunks took 1.4 to 3 times as long as AVX2's. Where
+    /// AVX-512 is clearly faster, it still wins.
     const AVX512_MARGIN: f64 = 0.9;
     /// Chunks routed first, with AVX2, and not counted.
     const UNCOUNTED_CHUNKS: usize = 2;
