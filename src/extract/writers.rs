@@ -1,11 +1,11 @@
 //! The writer side of extraction: routed chunks, applied in sequence order,
 //! into buffered per-partition files.
 //!
-//! Three things keep this bounded whatever the input:
+//! Four things keep this bounded whatever the input:
 //!
 //! - **Order**: chunks arrive in any order from the workers and wait in a
-//!   small reorder buffer until their turn ([`SequenceReorder`]); the
-//!   workers' input queue is bounded, so that buffer is too.
+//!   small reorder buffer until their turn ([`SequenceReorder`]); routed
+//!   chunks come from a bounded pool, so that buffer is bounded too.
 //! - **Memory**: rows wait in a per-partition buffer, flushed when it reaches
 //!   its share of the budget (the budget over the partitions seen so far,
 //!   at most [`PARTITION_FLUSH_BYTES`]) or when all buffers together pass
