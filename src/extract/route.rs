@@ -517,8 +517,8 @@ pub struct RowRouter<'a> {
     /// How many parts a routed chunk is split into, and which part a
     /// partition's rows go to.
     parts: (usize, fn(&PartitionKey, usize) -> usize),
-    /// Routed chunks already written, whose memory the next ones reuse.
-    spare: Vec<RoutedChunk>,
+    /// A routed chunk already written, whose memory the next one reuses.
+    spare: Option<RoutedChunk>,
 }
 
 impl<'a> RowRouter<'a> {
@@ -536,7 +536,7 @@ impl<'a> RowRouter<'a> {
             chunk_partitions: Vec::new(),
             rows: Vec::new(),
             parts: (1, |_, _| 0),
-            spare: Vec::new(),
+            spare: None,
         }
     }
 
@@ -617,7 +617,7 @@ impl<'a> RowRouter<'a> {
     /// checked the CPU).
     #[inline(always)]
     fn route_lines<const SIMD: u8>(&mut self, seq: u64, bytes: &[u8]) -> RoutedChunk {
-        let mut routed = self.spare.pop().unwrap_or_default();
+        let mut routed = self.spare.take().unwrap_or_default();
         routed.seq = seq;
         routed.lines = 0;
         routed.input_bytes = bytes.len() as u64;
@@ -769,9 +769,7 @@ impl<'a> RowRouter<'a> {
     /// chunk routed reuses its memory.
     pub fn recycle(&mut self, written: RoutedChunk) {
         // One is all the next chunk needs; more would only hold memory.
-        if self.spare.is_empty() {
-            self.spare.push(written);
-        }
+        self.spare.get_or_insert(written);
     }
 
     /// Records the non-blank line at `line` (terminator included) of the
