@@ -577,7 +577,7 @@ impl<'a> RowRouter<'a> {
     }
 
     /// Routes every line of `bytes`, whole lines of an input's body, as
-    /// chunk `seq`. The ranges of the result index into `bytes`.
+    /// chunk `seq`.
     pub fn route_bytes(&mut self, seq: u64, bytes: &[u8]) -> RoutedChunk {
         #[cfg(target_arch = "x86_64")]
         match self.simd {
@@ -772,9 +772,9 @@ impl<'a> RowRouter<'a> {
         self.spare.get_or_insert(written);
     }
 
-    /// Records the non-blank line at `line` (terminator included) of the
-    /// chunk: in its group, found by the fast path (`fast`) or else by the
-    /// full check, or as rejected.
+    /// Records the non-blank line `line` (terminator included) of the
+    /// chunk: copied into its partition's buffer, the partition found by
+    /// the fast path (`fast`) or else by the full check, or as rejected.
     #[inline(always)]
     fn add_row(
         &mut self,

@@ -188,7 +188,7 @@ impl PartitionWriters {
         self
     }
 
-    /// Appends one chunk's rows of one partition; `chunk` holds them.
+    /// Appends one chunk's rows of one partition.
     pub fn append(&mut self, rows: &PartitionRows<'_>) -> Result<()> {
         let id = match self.index.get(&rows.key) {
             Some(&id) => id,
