@@ -24,10 +24,14 @@ use super::rows::{RowBuffer, SLACK_AFTER_ROWS};
 use super::simulate::MAX_SECURITIES;
 use crate::error::{Error, Result};
 
-/// Bytes gathered before each write to the file: large enough that system
-/// calls are rare, small enough that the block stays in cache until the
-/// kernel copies it.
-const WRITE_BLOCK: usize = 512 << 10;
+/// Bytes of each write to the file but the last, so that every write
+/// starts on a multiple of it: 2 MiB, the huge-page size. The kernel then
+/// keeps the file in the page cache in 2 MiB folios, which the extractor
+/// maps 2 MiB at a time (see `extract::source::map_range`), as it would
+/// map input it read from disk itself; and system calls are rare. (Blocks
+/// of 512 KiB, not aligned, left folios the extractor had to map 64 KiB
+/// at a time: 2.01 s against 1.81 s to extract the 3 GB set.)
+const WRITE_BLOCK: usize = 2 << 20;
 /// Size of the chunks short rows are copied in.
 const CHUNK: usize = 32;
 /// Rows up to this long are copied in chunks; longer runs with one `memcpy`.
@@ -183,18 +187,29 @@ impl CsvSink {
         Ok(())
     }
 
+    /// Writes a full block, exactly [`WRITE_BLOCK`] bytes, and moves what
+    /// the last copy put past it (less than `SHORT_COPY` bytes) to the
+    /// front.
     fn write_block(&mut self) -> Result<()> {
+        self.write(WRITE_BLOCK)?;
+        self.block
+            .copy_within(WRITE_BLOCK..WRITE_BLOCK + self.filled, 0);
+        Ok(())
+    }
+
+    /// Writes the first `len` bytes of the block (at most `filled`).
+    fn write(&mut self, len: usize) -> Result<()> {
         self.file
-            .write_all(&self.block[..self.filled])
+            .write_all(&self.block[..len])
             .map_err(|error| Error::io(&self.path, "write", error))?;
-        self.written += self.filled as u64;
-        self.filled = 0;
+        self.written += len as u64;
+        self.filled -= len;
         Ok(())
     }
 
     /// Writes what is buffered and closes the file. Returns its size.
     pub fn finish(mut self) -> Result<u64> {
-        self.write_block()?;
+        self.write(self.filled)?;
         self.file
             .flush()
             .map_err(|error| Error::io(&self.path, "write", error))?;
