@@ -87,7 +87,8 @@ pub struct ExtractConfig {
     pub max_open_files: Option<usize>,
     /// Bytes mapped (or read) at a time.
     pub window_bytes: usize,
-    /// Bytes that may wait in partition buffers.
+    /// Bytes of routed chunks the writers may hold rows of, waiting to be
+    /// written (split between the writer shards).
     pub buffer_budget: usize,
     /// Bytes processed, for a progress display.
     pub progress: Option<Arc<Progress>>,
@@ -348,7 +349,11 @@ fn extract_file(
     // the routed chunk first means that whoever holds a chunk of the
     // input can route it, so the writers, waiting for chunks in sequence
     // order, always get the next one.)
-    let pool_size = ROUTED_CHUNKS_PER_WORKER * workers;
+    // Besides the chunks in flight, each shard may hold rows of
+    // `held_sources` routed chunks it has applied: the pool has room for
+    // both, so that a worker can always route the next chunk.
+    let held_sources = writers::held_sources_for(config.buffer_budget / shards, chunk_target);
+    let pool_size = ROUTED_CHUNKS_PER_WORKER * workers + shards * held_sources;
     let (pool_tx, pool_rx) = bounded::<RoutedChunk>(pool_size);
     for _ in 0..pool_size {
         // Cannot fail: the pool has room for every one.
@@ -408,7 +413,7 @@ fn extract_file(
                     file_name,
                     input.header_line.clone(),
                     (max_open / shards).max(1),
-                    config.buffer_budget / shards,
+                    held_sources,
                 )
                 .with_early_writeback(config.fsync);
                 let progress = progress.clone();
@@ -428,7 +433,7 @@ fn extract_file(
                                     progress.advance(routed.input_bytes);
                                 }
                             }
-                            totals.rows += writers::apply_part(routed, shard, &mut writers)?;
+                            totals.rows += writers::apply_part(routed, &item, shard, &mut writers)?;
                         }
                     }
                     debug_assert!(reorder.is_drained());
@@ -484,9 +489,9 @@ fn extract_file(
     ))
 }
 
-/// Routed chunks in the pool per worker: enough for one being routed and
-/// a few waiting for, or being written by, the writer shards. Each holds a
-/// copy of a chunk's rows, about 4 MB.
+/// Routed chunks in the pool per worker, besides those the writer shards
+/// hold rows of: enough for one being routed and a few waiting for the
+/// writer shards. Each holds a copy of a chunk's rows, about 3 MB.
 const ROUTED_CHUNKS_PER_WORKER: usize = 4;
 
 /// A routed chunk shared by the writer shards; the last one to drop it
@@ -494,6 +499,12 @@ const ROUTED_CHUNKS_PER_WORKER: usize = 4;
 struct Pooled {
     routed: RoutedChunk,
     pool: crossbeam_channel::Sender<RoutedChunk>,
+}
+
+impl AsRef<[u8]> for Pooled {
+    fn as_ref(&self) -> &[u8] {
+        self.routed.bytes()
+    }
 }
 
 impl Drop for Pooled {

@@ -6,9 +6,9 @@
 //! partitions' buffers) is allocated once. For each chunk it produces a
 //! [`RoutedChunk`]: every partition that appears in the chunk with a copy
 //! of its rows, in input order, plus the rejected lines. The writers then
-//! append each partition's rows to its file as one block, applying chunks
-//! in sequence order, which is what makes the output independent of the
-//! number of workers and of chunk size.
+//! hold each partition's rows where they are, applying chunks in sequence
+//! order, which is what makes the output independent of the number of
+//! workers and of chunk size, and write them out of the routed chunks.
 //!
 //! Rows are copied here, by the core that has just read them, not by the
 //! writer: a writer gathering each row from a chunk another core had
@@ -144,6 +144,22 @@ impl RoutedChunk {
         let start = self.part_starts.get(part).copied().unwrap_or(0);
         let end = self.part_starts.get(part + 1).copied().unwrap_or(start);
         self.groups_of(&self.groups[start..end])
+    }
+
+    /// The partitions of part `part`, each with its row count and where
+    /// its rows are in [`RoutedChunk::bytes`].
+    pub fn part_ranges(
+        &self,
+        part: usize,
+    ) -> impl ExactSizeIterator<Item = (PartitionKey, u64, Range<usize>)> + '_ {
+        let start = self.part_starts.get(part).copied().unwrap_or(0);
+        let end = self.part_starts.get(part + 1).copied().unwrap_or(start);
+        (self.groups[start..end].iter()).map(|group| (group.key, group.rows, group.bytes.clone()))
+    }
+
+    /// Every partition's rows, part by part, joined.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
     }
 
     fn groups_of<'a>(
