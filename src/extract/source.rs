@@ -338,10 +338,10 @@ fn map_range(file: &File, offset: u64, len: usize) -> std::io::Result<Mmap> {
     // 64 KiB at a time and are unmapped one by one. Both are advice: where
     // the kernel or the file system cannot, nothing changes.
     //
-    // Measured on the 3 GB set (BENCHMARKS.md): read cold, 3.40–3.49 s
-    // without the advice, 2.65–2.84 s with it (system CPU 1.9 against
-    // 1.1 s); from a page cache in 2 MiB folios, 1.81–1.85 s against
-    // 2.01–2.02 s from one in 512 KiB folios.
+    // Measured on the 3 GB set (BENCHMARKS.md, tenth session): read
+    // cold, 3.40–3.49 s without the advice, 2.65–2.84 s with it (system
+    // CPU 1.9 against 1.1 s); from a page cache in 2 MiB folios,
+    // 1.76–1.85 s against 2.01–2.02 s from one in 512 KiB folios.
     #[cfg(target_os = "linux")]
     let _ = map.advise(Advice::HugePage);
     Ok(map)
@@ -399,8 +399,7 @@ fn header_line(raw: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    /// Every chunk's bytes, in order, and whether each ends a line (all
-    /// but possibly the last must).
+    /// Every chunk's bytes, in order, checking their sequence numbers.
     fn chunks_of(input: OpenedInput, chunk_target: usize, window: usize) -> Vec<Vec<u8>> {
         let mut chunks = Vec::new();
         input

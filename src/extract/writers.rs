@@ -343,7 +343,7 @@ impl<S: AsRef<[u8]>> PartitionWriters<S> {
         };
         let seq = oldest.seq;
         let partitions = std::mem::take(&mut oldest.partitions);
-        let align = aligned_write_len(0, usize::MAX, PARTITION_FLUSH_BYTES) as u64;
+        let align = write_alignment(PARTITION_FLUSH_BYTES);
         for id in partitions {
             let state = &self.states[id];
             let from_oldest: usize = (state.held.iter())
@@ -518,7 +518,7 @@ fn write_all_vectored(file: &mut File, mut slices: &mut [IoSlice<'_>]) -> std::i
 /// 0.80 for 64 KiB writes aligned to 64 KiB). The rows past the boundary
 /// are held for the next write.
 pub fn aligned_write_len(file_len: u64, pending: usize, flush_at: usize) -> usize {
-    let align = 1u64 << (flush_at / 2).max(1).ilog2();
+    let align = write_alignment(flush_at);
     let end = file_len + pending as u64;
     let aligned_end = end - end % align;
     if aligned_end <= file_len {
@@ -526,6 +526,12 @@ pub fn aligned_write_len(file_len: u64, pending: usize, flush_at: usize) -> usiz
     } else {
         (aligned_end - file_len) as usize
     }
+}
+
+/// The boundaries writes end on ([`aligned_write_len`]): the largest power
+/// of two at most half of `flush_at` (1 for less than 4).
+fn write_alignment(flush_at: usize) -> u64 {
+    1u64 << (flush_at / 2).max(1).ilog2()
 }
 
 /// Asks the kernel to start writing `file`'s dirty pages to disk and
@@ -764,6 +770,45 @@ mod tests {
             let written = std::fs::read(key.dir(dir.path()).join("orders.csv")).expect("read");
             assert!(written == *expected, "partition {key:?} differs");
         }
+    }
+
+    #[test]
+    fn releasing_the_oldest_source_writes_to_an_aligned_boundary() {
+        // One source may be held. A partition holds 50,000 bytes of source
+        // 0, then 50,000 of source 1: source 0 must be released, so the
+        // partition writes past its rows, to the file's first 64 KiB
+        // boundary (header included), and holds the rest.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().join(crate::partition::PARTITIONS_DIR);
+        let mut writers: PartitionWriters<Vec<u8>> =
+            PartitionWriters::new(root, "orders.csv", b"header\n".to_vec(), 2, 1);
+        let date = crate::format::values::parse_date(b"20230201").expect("date");
+        let key = PartitionKey::new(date, b"600000").expect("key");
+        let path = key.dir(dir.path()).join("orders.csv");
+        let row = b"0123456789\n";
+        let rows = 50_000 / row.len();
+        let mut expected = b"header\n".to_vec();
+        let mut sources = Vec::new();
+        for seq in 0..2u64 {
+            let source = Arc::new(row.repeat(rows));
+            expected.extend_from_slice(&source);
+            writers
+                .append(HeldRows {
+                    key,
+                    rows: rows as u64,
+                    source: Arc::clone(&source),
+                    seq,
+                    range: 0..source.len(),
+                })
+                .expect("append");
+            sources.push(source);
+        }
+        let written = std::fs::metadata(&path).expect("written").len();
+        assert_eq!(written, 64 << 10, "the release writes to the boundary");
+        assert_eq!(Arc::strong_count(&sources[0]), 1, "source 0 is released");
+        assert_eq!(Arc::strong_count(&sources[1]), 2, "source 1 is held");
+        writers.finish().expect("finish");
+        assert!(std::fs::read(&path).expect("read") == expected);
     }
 
     #[test]
