@@ -139,13 +139,6 @@ impl RoutedChunk {
         self.groups_of(&self.groups)
     }
 
-    /// The rows of the partitions of part `part`.
-    pub fn part(&self, part: usize) -> impl ExactSizeIterator<Item = PartitionRows<'_>> {
-        let start = self.part_starts.get(part).copied().unwrap_or(0);
-        let end = self.part_starts.get(part + 1).copied().unwrap_or(start);
-        self.groups_of(&self.groups[start..end])
-    }
-
     /// The partitions of part `part`, each with its row count and where
     /// its rows are in [`RoutedChunk::bytes`].
     pub fn part_ranges(

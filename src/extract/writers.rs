@@ -639,7 +639,7 @@ pub fn apply_rejected(
 }
 
 /// Hands the rows of part `part` of a routed chunk (already in sequence
-/// order; see [`RoutedChunk::part`]) to the writers, which hold them in
+/// order; see [`RoutedChunk::part_ranges`]) to the writers, which hold them in
 /// `source`, the chunk as shared by the writer shards (its bytes are the
 /// routed chunk's). Returns the number of rows.
 pub fn apply_part<S: AsRef<[u8]>>(
