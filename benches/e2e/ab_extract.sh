@@ -17,7 +17,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/retire_output.sh"
 # shellcheck source=steady_memory.sh
 . "$HERE/steady_memory.sh"
-[ $# -ge 3 ] || { sed -n '2,11p' "$0"; exit 1; }
+[ $# -ge 3 ] || { sed -n '2,13p' "$0"; exit 1; }
 ROUNDS=$1 MODE=$2; shift 2
 case $MODE in durable) flag=() ;; no-fsync) flag=(--no-fsync) ;; *) echo "mode: durable or no-fsync" >&2; exit 1 ;; esac
 DATA=${DATA:-/work/bench/data3g}

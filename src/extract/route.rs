@@ -92,6 +92,10 @@ pub struct RejectedLine {
 /// The partitions are split into parts (see [`RowRouter::with_parts`]),
 /// one per writer: part `p`'s partitions come before part `p + 1`'s, each
 /// part's in order of first appearance in the chunk.
+///
+/// The default is a chunk of no lines: memory for [`RowRouter::recycle`]
+/// to hand out.
+#[derive(Default)]
 pub struct RoutedChunk {
     /// The chunk's sequence number.
     pub seq: u64,
@@ -108,21 +112,6 @@ pub struct RoutedChunk {
     bytes: Vec<u8>,
     /// Rejected lines, in input order.
     pub rejected: Vec<RejectedLine>,
-}
-
-impl Default for RoutedChunk {
-    /// A chunk of no lines: memory for [`RowRouter::recycle`] to hand out.
-    fn default() -> RoutedChunk {
-        RoutedChunk {
-            seq: 0,
-            lines: 0,
-            input_bytes: 0,
-            groups: Vec::new(),
-            part_starts: Vec::new(),
-            bytes: Vec::new(),
-            rejected: Vec::new(),
-        }
-    }
 }
 
 /// A partition of a routed chunk.
