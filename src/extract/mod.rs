@@ -263,19 +263,22 @@ fn extract_into_staging(
     let orders_header = orders_input.header_line.clone();
     let trades_header = trades_input.header_line.clone();
 
+    // The routed chunks of the first file serve the second: their memory
+    // is already the process's, where new ones would fault in every page.
+    let mut spare_routed = Vec::new();
     let (orders, orders_keys) = extract_file(
         config,
         orders_input,
         &orders_layout,
-        &partitions_root,
-        &rejected_root,
+        (&partitions_root, &rejected_root),
+        &mut spare_routed,
     )?;
     let (trades, trades_keys) = extract_file(
         config,
         trades_input,
         &trades_layout,
-        &partitions_root,
-        &rejected_root,
+        (&partitions_root, &rejected_root),
+        &mut spare_routed,
     )?;
 
     // A partition with rows in only one file still gets both files.
@@ -303,13 +306,15 @@ fn write_header_only(path: &Path, header: &[u8]) -> Result<()> {
     fs::write(path, header).map_err(|e| Error::io(path, "write", e))
 }
 
-/// Streams one input file into the staging partitions.
+/// Streams one input file into the staging partitions (`roots`: the
+/// folders of partitions and of rejected rows). The routed chunks' memory
+/// comes from `spare_routed` as far as it goes, and goes back there.
 fn extract_file(
     config: &ExtractConfig,
     input: OpenedInput,
     layout: &Layout,
-    partitions_root: &Path,
-    rejected_root: &Path,
+    (partitions_root, rejected_root): (&Path, &Path),
+    spare_routed: &mut Vec<RoutedChunk>,
 ) -> Result<(FileSummary, Vec<PartitionKey>)> {
     let started = Instant::now();
     let kind = layout.kind();
@@ -357,8 +362,9 @@ fn extract_file(
     let (pool_tx, pool_rx) = bounded::<RoutedChunk>(pool_size);
     for _ in 0..pool_size {
         // Cannot fail: the pool has room for every one.
-        let _ = pool_tx.try_send(RoutedChunk::default());
+        let _ = pool_tx.try_send(spare_routed.pop().unwrap_or_default());
     }
+    spare_routed.clear();
     let strict_path = config.strict.then_some(path.as_path());
     let progress = config.progress.clone();
 
@@ -472,6 +478,7 @@ fn extract_file(
         source_result?;
         Ok(totals)
     });
+    spare_routed.extend(pool_rx.try_iter());
     let totals = outcome?;
     let keys = totals.partitions.iter().map(|(key, _)| *key).collect();
     Ok((
