@@ -261,9 +261,9 @@ fn bench_route(c: &mut Criterion) {
         })
     });
 
-    // Routing, then the writers' copy of every group's rows into its
-    // partition's buffer: the two halves of extraction's user-space work
-    // on one core, without the file system.
+    // Routing, then a copy of every group's rows into a buffer of its
+    // partition: what extraction's user-space work on one core was when
+    // the writers copied rows (they now write them from the routed chunk).
     group.throughput(Throughput::Bytes(orders.len() as u64));
     group.bench_function("route_and_copy_orders", |b| {
         let mut router = RowRouter::new(&orders_layout);

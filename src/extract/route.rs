@@ -3,7 +3,7 @@
 //!
 //! A [`RowRouter`] is owned by one worker thread and reused chunk after
 //! chunk, so its scratch space (the field spans, the key→group maps, the
-//! partitions' buffers) is allocated once. For each chunk it produces a
+//! partitions' tallies, the line records) is allocated once. For each chunk it produces a
 //! [`RoutedChunk`]: every partition that appears in the chunk with a copy
 //! of its rows, in input order, plus the rejected lines. The writers then
 //! hold each partition's rows where they are, applying chunks in sequence
@@ -872,8 +872,9 @@ impl<'a> RowRouter<'a> {
     }
 
     /// Records the non-blank line `line` (terminator included) of the
-    /// chunk: copied into its partition's buffer, the partition found by
-    /// the fast path (`fast`) or else by the full check, or as rejected.
+    /// chunk: counted in its partition's tally, to be copied at the
+    /// chunk's end, the partition found by the fast path (`fast`) or else
+    /// by the full check; or as rejected.
     #[inline(always)]
     fn add_row(
         &mut self,
