@@ -367,8 +367,7 @@ impl CodeTable {
     }
 }
 
-/// Every partition the router has seen, numbered, and which of them have
-/// rows in the chunk being routed.
+/// Every partition the router has seen, numbered.
 #[derive(Default)]
 struct Groups {
     /// Partition number → key.
@@ -377,38 +376,15 @@ struct Groups {
     /// could only slow the grouping, never change its result.
     by_key: FxHashMap<PartitionKey, u32>,
     by_raw: RawKeyTables,
-    /// Partition number → the last chunk it had a row in (its stamp).
-    stamp_of: Vec<u64>,
-    /// Counts the chunks routed; starts at 1 so that no partition's stamp
-    /// (0 when added) is current before its first row.
-    stamp: u64,
 }
 
 impl Groups {
-    /// Starts a new chunk: no partition has a row in it yet.
-    fn next_chunk(&mut self) {
-        self.stamp += 1;
-    }
-
     /// The number of a validated key, added when new.
     fn partition_of(&mut self, key: PartitionKey) -> u32 {
         *self.by_key.entry(key).or_insert_with(|| {
             self.partitions.push(key);
-            self.stamp_of.push(0);
             (self.partitions.len() - 1) as u32
         })
-    }
-
-    /// Notes that partition number `partition` has a row in this chunk:
-    /// on its first, it joins `groups`, the chunk's partitions in order of
-    /// first appearance.
-    #[inline(always)]
-    fn note_row(&mut self, partition: u32, groups: &mut Vec<u32>) {
-        let stamp = &mut self.stamp_of[partition as usize];
-        if *stamp != self.stamp {
-            *stamp = self.stamp;
-            groups.push(partition);
-        }
     }
 
     /// The partition number of a row whose other columns passed, by the
@@ -679,7 +655,6 @@ impl<'a> RowRouter<'a> {
         routed.lines = 0;
         routed.input_bytes = bytes.len() as u64;
         routed.rejected.clear();
-        self.groups.next_chunk();
         self.chunk_partitions.clear();
         self.placed.clear();
         self.unterminated = None;
@@ -899,11 +874,15 @@ impl<'a> RowRouter<'a> {
                 }
             },
         };
-        self.groups.note_row(partition, &mut self.chunk_partitions);
         if partition as usize >= self.tallies.len() {
             self.add_partition_tallies(partition);
         }
         let tally = &mut self.tallies[partition as usize];
+        if tally.rows == 0 {
+            // Its first row in the chunk (`finish_groups` empties the
+            // tallies of every partition it groups).
+            self.chunk_partitions.push(partition);
+        }
         tally.bytes += line.len();
         tally.rows += 1;
         if line.last() != Some(&b'\n') {
