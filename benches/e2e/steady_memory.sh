@@ -17,8 +17,8 @@
 # but 2 GiB, which has the host back nearly all of it. (With 512 MiB left,
 # the kernel reclaimed page cache while the memory was touched: over an
 # hour of runs the input's share in 2 MiB folios fell from 100 % to 25 %,
-# with 2.8 million pages read back in, and extraction times with it.) `steady_memory_off`, run
-# at exit, puts the order back. Without STEADY_MEMORY=1 both do nothing and
+# with 2.8 million pages read back in, and extraction times with it.)
+# `steady_memory_off`, run at exit, puts the order back. Without STEADY_MEMORY=1 both do nothing and
 # the harness measures the machine as it is.
 
 REPORTING_ORDER=/sys/module/page_reporting/parameters/page_reporting_order

@@ -3,12 +3,13 @@
 //!
 //! A [`RowRouter`] is owned by one worker thread and reused chunk after
 //! chunk, so its scratch space (the field spans, the key→group maps, the
-//! partitions' tallies, the line records) is allocated once. For each chunk it produces a
-//! [`RoutedChunk`]: every partition that appears in the chunk with a copy
-//! of its rows, in input order, plus the rejected lines. The writers then
-//! hold each partition's rows where they are, applying chunks in sequence
-//! order, which is what makes the output independent of the number of
-//! workers and of chunk size, and write them out of the routed chunks.
+//! partitions' tallies, the line records) is allocated once. For each
+//! chunk it produces a [`RoutedChunk`]: every partition that appears in
+//! the chunk with a copy of its rows, in input order, plus the rejected
+//! lines. The writers then hold each partition's rows where they are,
+//! applying chunks in sequence order, which is what makes the output
+//! independent of the number of workers and of chunk size, and write them
+//! out of the routed chunks.
 //!
 //! Rows are copied here, by the core that has just read them, not by the
 //! writer: a writer gathering each row from a chunk another core had
@@ -78,7 +79,8 @@ struct PartitionTally {
 /// one. The rows of a chunk are copied to as many places as it has
 /// partitions, each a few hundred rows' copies apart, so each row's store
 /// missed the cache on the line it spilled into; fetching the line the
-/// partition's next row spills into took a tenth off routing's CPU.
+/// partition's next row spills into took a tenth off extraction's user
+/// CPU (BENCHMARKS.md).
 #[inline(always)]
 fn prefetch_for_writing(byte: Option<&MaybeUninit<u8>>) {
     #[cfg(target_arch = "x86_64")]
@@ -757,8 +759,8 @@ impl<'a> RowRouter<'a> {
     /// and empties the partitions' tallies for the next chunk.
     // Each partition's place in the routed chunk is known from its tally,
     // so every row is copied once, in input order, straight to its place:
-    // the chunk is read front to back again while still in this core's
-    // caches, and the routed chunk is written at one cursor per partition.
+    // the chunk is read front to back again, soon after it was checked,
+    // and the routed chunk is written at one cursor per partition.
     fn finish_groups(&mut self, routed: &mut RoutedChunk, chunk: &[u8]) {
         routed.groups.clear();
         routed.part_starts.clear();
@@ -820,12 +822,14 @@ impl<'a> RowRouter<'a> {
     /// copied: blank, or rejected.
     #[inline(always)]
     fn skip_line(&mut self, len: usize) {
-        PlacedLine::push(
-            &mut self.placed,
-            PlacedLine::SKIPPED,
-            len,
-            PlacedLine::MAX_LEN,
-        );
+        self.place_line(PlacedLine::SKIPPED, len);
+    }
+
+    /// Records a line of `len` bytes, terminator included, going to
+    /// `partition` (or [`PlacedLine::SKIPPED`]).
+    #[inline(always)]
+    fn place_line(&mut self, partition: u32, len: usize) {
+        PlacedLine::push(&mut self.placed, partition, len, PlacedLine::MAX_LEN);
     }
 
     /// Splits every routed chunk into `parts` parts (at least one); a
@@ -889,7 +893,7 @@ impl<'a> RowRouter<'a> {
             tally.bytes += 1;
             self.unterminated = Some(partition);
         }
-        PlacedLine::push(&mut self.placed, partition, line.len(), PlacedLine::MAX_LEN);
+        self.place_line(partition, line.len());
     }
 
     /// Tallies for every partition up to number `partition`.
