@@ -270,14 +270,16 @@ fn extract_into_staging(
         config,
         orders_input,
         &orders_layout,
-        (&partitions_root, &rejected_root),
+        &partitions_root,
+        &rejected_root,
         &mut spare_routed,
     )?;
     let (trades, trades_keys) = extract_file(
         config,
         trades_input,
         &trades_layout,
-        (&partitions_root, &rejected_root),
+        &partitions_root,
+        &rejected_root,
         &mut spare_routed,
     )?;
 
@@ -306,14 +308,15 @@ fn write_header_only(path: &Path, header: &[u8]) -> Result<()> {
     fs::write(path, header).map_err(|e| Error::io(path, "write", e))
 }
 
-/// Streams one input file into the staging partitions (`roots`: the
-/// folders of partitions and of rejected rows). The routed chunks' memory
-/// comes from `spare_routed` as far as it goes, and goes back there.
+/// Streams one input file into the staging partitions. The routed
+/// chunks' memory comes from `spare_routed` as far as it goes, and goes
+/// back there.
 fn extract_file(
     config: &ExtractConfig,
     input: OpenedInput,
     layout: &Layout,
-    (partitions_root, rejected_root): (&Path, &Path),
+    partitions_root: &Path,
+    rejected_root: &Path,
     spare_routed: &mut Vec<RoutedChunk>,
 ) -> Result<(FileSummary, Vec<PartitionKey>)> {
     let started = Instant::now();
