@@ -676,7 +676,8 @@ impl<'a> RowRouter<'a> {
                     }
                 };
                 if let Some(short) = short {
-                    start = self.route_classified(&mut routed, bytes, line_start, &short);
+                    start =
+                        self.route_classified::<SIMD, _>(&mut routed, bytes, line_start, &short);
                     continue;
                 }
                 // SAFETY: as above.
@@ -688,14 +689,18 @@ impl<'a> RowRouter<'a> {
                     }
                 };
                 if let Some(long) = long {
-                    start = self.route_classified(&mut routed, bytes, line_start, &long);
+                    start = self.route_classified::<SIMD, _>(&mut routed, bytes, line_start, &long);
                     continue;
                 }
             }
             if let Some(classes) = LineClasses::of_line(bytes, line_start) {
                 start = match classes.narrow::<u64>() {
-                    Some(short) => self.route_classified(&mut routed, bytes, line_start, &short),
-                    None => self.route_classified(&mut routed, bytes, line_start, &classes),
+                    Some(short) => {
+                        self.route_classified::<SIMD, _>(&mut routed, bytes, line_start, &short)
+                    }
+                    None => {
+                        self.route_classified::<SIMD, _>(&mut routed, bytes, line_start, &classes)
+                    }
                 };
                 continue;
             }
@@ -726,7 +731,7 @@ impl<'a> RowRouter<'a> {
     /// Routes the line at `bytes[line_start..]`, classified as `classes`,
     /// and returns where the next line starts.
     #[inline(always)]
-    fn route_classified<M: Mask>(
+    fn route_classified<const SIMD: u8, M: Mask>(
         &mut self,
         routed: &mut RoutedChunk,
         bytes: &[u8],
@@ -741,10 +746,14 @@ impl<'a> RowRouter<'a> {
             self.skip_line(classes.next);
             return next;
         }
-        let fast = self
-            .layout
-            .check_classified(content, classes)
-            .and_then(|spans| self.groups.of_raw((bytes, line_start), spans));
+        let checked = if SIMD == PORTABLE {
+            self.layout.check_classified(content, classes)
+        } else {
+            // SAFETY: every level but the portable one runs only on CPUs
+            // with BMI2 (`Simd::detect`).
+            unsafe { self.layout.check_classified_bmi2(content, classes) }
+        };
+        let fast = checked.and_then(|spans| self.groups.of_raw((bytes, line_start), spans));
         self.add_row(
             routed,
             fast,
