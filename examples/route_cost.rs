@@ -1,0 +1,125 @@
+//! Routing's cost per row on the rows of a real file, at each SIMD level
+//! this CPU has: what one worker spends on a chunk before any writing.
+//! The file is read into memory first and cut into chunks of about the
+//! size extraction's default makes (50,000 rows of 52 bytes), so the
+//! figures leave the disk, the page cache and the writers out.
+//!
+//! ```text
+//! cargo run --release --example route_cost -- orders|trades FILE [--once LEVEL]
+//!   FILE    a CSV with its header (the first 400 MB is plenty)
+//!   --once  route every chunk once at LEVEL (portable | avx2 | avx512)
+//!           and print the line count, for an instruction count:
+//!           valgrind --tool=callgrind target/release/examples/route_cost \
+//!             orders FILE --once avx2
+//!           then callgrind_annotate --inclusive=yes: the instructions of
+//!           `route_bytes_avx2` (finish_groups included) over the lines.
+//! ```
+//!
+//! Without `--once` it prints, per level, the median of five passes in
+//! nanoseconds per line and MB/s. Timings on a shared machine drift; the
+//! instruction count does not, which is why BENCHMARKS.md quotes both.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use sweep_pipeline::extract::RowRouter;
+use sweep_pipeline::format::classify::Simd;
+use sweep_pipeline::format::{FileKind, Layout};
+
+/// About the bytes of one chunk at the default chunk size.
+const CHUNK_BYTES: usize = 2_600_000;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("route_cost: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<(), String> {
+    let (kind, path, once) = match args {
+        [kind, path] => (kind, path, None),
+        [kind, path, flag, level] if flag == "--once" => (kind, path, Some(level)),
+        _ => return Err("usage: route_cost orders|trades FILE [--once LEVEL]".into()),
+    };
+    let kind = match kind.as_str() {
+        "orders" => FileKind::Orders,
+        "trades" => FileKind::Trades,
+        other => return Err(format!("{other}: not orders or trades")),
+    };
+    let data = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+    let header_end = memchr::memchr(b'\n', &data).ok_or(format!("{path}: no header line"))?;
+    let layout = Layout::from_header(kind, &data[..header_end], Path::new(path))
+        .map_err(|e| e.to_string())?;
+    let chunks = whole_line_chunks(&data[header_end + 1..]);
+    let bytes: usize = chunks.iter().map(|chunk| chunk.len()).sum();
+    let lines: usize = chunks
+        .iter()
+        .map(|chunk| memchr::memchr_iter(b'\n', chunk).count())
+        .sum();
+    if let Some(level) = once {
+        let simd = match level.as_str() {
+            "portable" => Simd::Portable,
+            "avx2" => Simd::Avx2,
+            "avx512" => Simd::Avx512,
+            other => return Err(format!("{other}: not portable, avx2 or avx512")),
+        };
+        if !Simd::available().contains(&simd) {
+            return Err(format!("this CPU cannot run {level}"));
+        }
+        route_all(&layout, simd, &chunks);
+        println!("{lines} lines routed at {simd:?}");
+        return Ok(());
+    }
+    println!(
+        "{} chunks, {bytes} bytes, {lines} lines, {:.1} bytes a line",
+        chunks.len(),
+        bytes as f64 / lines.max(1) as f64
+    );
+    for simd in Simd::available() {
+        let mut seconds: Vec<f64> = (0..5)
+            .map(|_| {
+                let started = Instant::now();
+                route_all(&layout, simd, &chunks);
+                started.elapsed().as_secs_f64()
+            })
+            .collect();
+        seconds.sort_by(f64::total_cmp);
+        let median = seconds[seconds.len() / 2];
+        println!(
+            "{simd:?}: {:.1} ns a line, {:.0} MB/s",
+            median * 1e9 / lines.max(1) as f64,
+            bytes as f64 / median / 1e6
+        );
+    }
+    Ok(())
+}
+
+/// Routes every chunk once with one router, as a worker would.
+fn route_all(layout: &Layout, simd: Simd, chunks: &[&[u8]]) {
+    let mut router = RowRouter::new(layout).with_simd(simd);
+    for (seq, chunk) in chunks.iter().enumerate() {
+        let routed = router.route_bytes(seq as u64, chunk);
+        router.recycle(routed);
+    }
+}
+
+/// `body` cut after the first newline at or past every `CHUNK_BYTES`.
+fn whole_line_chunks(body: &[u8]) -> Vec<&[u8]> {
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    while start < body.len() {
+        let end = match memchr::memchr(b'\n', &body[(start + CHUNK_BYTES).min(body.len())..]) {
+            Some(at) => (start + CHUNK_BYTES).min(body.len()) + at + 1,
+            None => body.len(),
+        };
+        chunks.push(&body[start..end]);
+        start = end;
+    }
+    chunks
+}
