@@ -920,16 +920,19 @@ mod tests {
         field
     }
 
+    /// Lines with empty fields at either end and in the middle, and many.
+    const SPLIT_CASES: [&str; 6] = [
+        "",
+        ",",
+        "a",
+        "a,bc,,d",
+        ",x,",
+        "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17",
+    ];
+
     #[test]
     fn fields_are_split_at_every_comma() {
-        for line in [
-            "",
-            ",",
-            "a",
-            "a,bc,,d",
-            ",x,",
-            "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17",
-        ] {
+        for line in SPLIT_CASES {
             let classes = LineClasses::of_line(line.as_bytes(), 0).unwrap();
             let got: Vec<(usize, usize, u128)> = fields_of(&classes)
                 .into_iter()
@@ -1274,17 +1277,12 @@ mod tests {
             return;
         }
         let long = "1,22,333,4444,55555,666666,7777777,88888888,999999999,,x,".repeat(3);
-        for line in [
-            "",
-            ",",
-            "a",
-            "a,bc,,d",
-            ",x,",
-            "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17",
-            "2024-01-02,600089,1,09:30:00.002826,S,12.24,400,L",
-            &long[..100],
-            &long[..126],
-        ] {
+        let row = "2024-01-02,600089,1,09:30:00.002826,S,12.24,400,L";
+        // A row, and lines that take 128-bit masks.
+        for line in SPLIT_CASES
+            .into_iter()
+            .chain([row, &long[..100], &long[..126]])
+        {
             let classes = LineClasses::of_line(line.as_bytes(), 0).unwrap();
             let count = (classes.commas | 1 << classes.len).count();
             let mut split = SplitLine::new();
