@@ -590,9 +590,10 @@ impl SplitLine {
     // (a store-forwarding stall, a third of the check's time).
     #[inline(always)]
     pub fn split<M: Mask>(&mut self, classes: &LineClasses<M>, count: usize) -> bool {
-        let separators = classes.commas | M::ONE << classes.len;
-        if classes.quotes != M::default() || separators.count() != count || count > MAX_SPLIT_FIELDS
-        {
+        let Some(separators) = classes.separators(count) else {
+            return false;
+        };
+        if count > MAX_SPLIT_FIELDS {
             return false;
         }
         let mut rest = separators;
@@ -671,11 +672,10 @@ impl<M: Mask> SeparatorBits<M> {
     /// [`Simd::Portable`] has.
     #[inline(always)]
     pub unsafe fn new(classes: &LineClasses<M>, count: usize) -> Option<SeparatorBits<M>> {
-        let ends = classes.commas | M::ONE << classes.len;
+        let ends = classes.separators(count)?;
         // A comma is before the content's end, so the shift keeps it.
         let starts = classes.commas << 1 | M::ONE;
-        (classes.quotes == M::default() && ends.count() == count)
-            .then_some(SeparatorBits { ends, starts })
+        Some(SeparatorBits { ends, starts })
     }
 }
 
@@ -706,6 +706,14 @@ impl<M: Mask> FieldLocator<M> for SeparatorBits<M> {
 /// byte-by-byte counterpart in [`values`] answers for the same field (the
 /// tests compare them).
 impl<M: Mask> LineClasses<M> {
+    /// The line's commas and the bit just past its content, when it has
+    /// exactly `count` fields and no quote (the byte path strips quotes).
+    #[inline(always)]
+    fn separators(&self, count: usize) -> Option<M> {
+        let separators = self.commas | M::ONE << self.len;
+        (self.quotes == M::default() && separators.count() == count).then_some(separators)
+    }
+
     /// [`values::is_u64`].
     #[inline(always)]
     pub fn is_u64(&self, line: &[u8], field: FieldBits<M>) -> bool {
