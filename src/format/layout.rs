@@ -881,10 +881,6 @@ mod tests {
         ]
     }
 
-    /// Every single-byte edit of every valid row (replacing, inserting or
-    /// deleting one byte from an alphabet that reaches every rule) is
-    /// accepted or rejected by the validation-only path exactly as by the
-    /// full parse, with the same reason and key.
     #[test]
     fn the_spec_order_is_recognised_exactly() {
         let in_order = |kind, header: &str| {
@@ -1024,6 +1020,10 @@ mod tests {
         assert!(fast_rows > 1_000, "{fast_rows}");
     }
 
+    /// Every single-byte edit of every valid row (replacing, inserting or
+    /// deleting one byte from an alphabet that reaches every rule) is
+    /// accepted or rejected by the validation-only path exactly as by the
+    /// full parse, with the same reason and key.
     #[test]
     fn parse_key_agrees_with_the_full_parse() {
         let alphabet = b"0195.,:-\"BSLM12x ";
