@@ -25,7 +25,7 @@ use std::time::Instant;
 
 use sweep_pipeline::extract::RowRouter;
 use sweep_pipeline::format::classify::Simd;
-use sweep_pipeline::format::{FileKind, Layout};
+use sweep_pipeline::format::{FileKind, Layout, chunk_boundaries};
 
 /// About the bytes of one chunk at the default chunk size.
 const CHUNK_BYTES: usize = 2_600_000;
@@ -109,17 +109,16 @@ fn route_all(layout: &Layout, simd: Simd, chunks: &[&[u8]]) {
     }
 }
 
-/// `body` cut after the first newline at or past every `CHUNK_BYTES`.
+/// `body` cut into chunks of whole lines of about `CHUNK_BYTES`, as the
+/// extractor cuts its input.
 fn whole_line_chunks(body: &[u8]) -> Vec<&[u8]> {
-    let mut chunks = Vec::new();
     let mut start = 0;
-    while start < body.len() {
-        let end = match memchr::memchr(b'\n', &body[(start + CHUNK_BYTES).min(body.len())..]) {
-            Some(at) => (start + CHUNK_BYTES).min(body.len()) + at + 1,
-            None => body.len(),
-        };
-        chunks.push(&body[start..end]);
-        start = end;
-    }
-    chunks
+    chunk_boundaries(body, CHUNK_BYTES)
+        .into_iter()
+        .map(|end| {
+            let chunk = &body[start..end];
+            start = end;
+            chunk
+        })
+        .collect()
 }
