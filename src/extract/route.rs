@@ -230,12 +230,13 @@ const KEEP_BYTES: [u128; 16] = {
 /// all but the last row of a chunk.
 #[inline(always)]
 fn packed_field(buf: &[u8], range: Range<usize>) -> Option<u128> {
-    let len = range.len();
+    // A range that ends before it starts wraps to a huge length.
+    let len = range.end.wrapping_sub(range.start);
     if len > 15 {
         return None;
     }
-    let bytes = match buf.get(range.start..).and_then(<[u8]>::first_chunk::<16>) {
-        Some(window) => u128::from_le_bytes(*window),
+    let bytes = match buf.get(range.start..range.start + 16) {
+        Some(window) => u128::from_le_bytes(window.try_into().ok()?),
         None => {
             let mut padded = [0u8; 16];
             padded[..len].copy_from_slice(buf.get(range)?);
