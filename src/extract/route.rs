@@ -258,39 +258,55 @@ fn packed_field(buf: &[u8], range: Range<usize>) -> Option<u128> {
 /// day, not of every day, and stays in the L1 cache: the probe's latency
 /// held up every row (a quarter of routing's time in a profile, when one
 /// table held every key in 48-byte slots).
-#[derive(Default)]
 struct RawKeyTables {
-    /// Raw date → its codes, in order of first appearance.
-    dates: Vec<(u128, CodeTable)>,
-    /// Raw date → its index in `dates`: a file whose dates change on every
-    /// row costs a map lookup a row, not a scan of every date.
-    date_indices: FxHashMap<u128, usize>,
-    /// Index in `dates` of the last date looked up.
-    current: usize,
+    /// The raw date of the last lookup ([`CodeTable::FREE`] before the
+    /// first).
+    current_date: u128,
+    /// Its codes, kept out of `others` so that a lookup finds them with no
+    /// index to check.
+    current: CodeTable,
+    /// Every other raw date seen, with its codes: a file whose dates change
+    /// on every row costs two map operations a row, not a scan of every
+    /// date.
+    others: FxHashMap<u128, CodeTable>,
+}
+
+impl Default for RawKeyTables {
+    fn default() -> RawKeyTables {
+        RawKeyTables {
+            current_date: CodeTable::FREE,
+            current: CodeTable::default(),
+            others: FxHashMap::default(),
+        }
+    }
 }
 
 impl RawKeyTables {
     /// The partition of a raw key, if it was seen before.
     #[inline(always)]
     fn get(&mut self, date: u128, code: u128) -> Option<u32> {
-        if self.dates.get(self.current).map(|(raw, _)| *raw) != Some(date) {
-            self.current = self.date_index(date);
+        if self.current_date != date {
+            self.switch_to(date);
         }
-        self.dates[self.current].1.get(code)
+        self.current.get(code)
     }
 
-    /// Where `date`'s table is, added when new.
+    /// Makes `date`'s table the current one, added when new.
     #[cold]
-    fn date_index(&mut self, date: u128) -> usize {
-        *self.date_indices.entry(date).or_insert_with(|| {
-            self.dates.push((date, CodeTable::default()));
-            self.dates.len() - 1
-        })
+    fn switch_to(&mut self, date: u128) {
+        let table = self.others.remove(&date).unwrap_or_default();
+        let previous = std::mem::replace(&mut self.current, table);
+        let previous_date = std::mem::replace(&mut self.current_date, date);
+        if previous_date != CodeTable::FREE {
+            self.others.insert(previous_date, previous);
+        }
     }
 
     fn insert(&mut self, date: u128, code: u128, partition: u32) {
-        let index = self.date_index(date);
-        self.dates[index].1.insert(code, partition);
+        if self.current_date != date {
+            self.switch_to(date);
+        }
+        self.current.insert(code, partition);
     }
 }
 
