@@ -791,7 +791,9 @@ impl<M: Mask> LineClasses<M> {
     pub fn decimal_is_positive(&self, field: FieldBits<M>) -> Option<bool> {
         let none = M::default();
         let non_digits = self.non_digits & field.mask;
-        let single_dot_at_most = non_digits & non_digits.below() == none;
+        // At most one bit set: it is its own lowest (one `blsi`, where
+        // clearing the lowest bit took three instructions).
+        let single_dot_at_most = non_digits == non_digits.lowest();
         let has_digit = field.mask & !non_digits != none;
         (non_digits == self.dots & field.mask && single_dot_at_most && has_digit)
             .then_some(self.nonzero_digits() & field.mask != none)
