@@ -246,6 +246,11 @@ fn packed_field(buf: &[u8], range: Range<usize>) -> Option<u128> {
     Some(bytes & KEEP_BYTES[len] | (len as u128) << 120)
 }
 
+/// The field bytes of a [`packed_field`], whose length is its top byte.
+fn unpacked_field(packed: &[u8; 16]) -> &[u8] {
+    &packed[..usize::from(packed[15]).min(15)]
+}
+
 /// Raw key → partition, kept for the router's life. A raw key is the date
 /// and code fields exactly as written, each packed by [`packed_field`]:
 /// two rows with equal raw keys have the same partition, and two raw keys
@@ -418,15 +423,18 @@ impl Groups {
         let code = packed_field(chunk, in_chunk(&spans.security_code))?;
         match self.by_raw.get(date, code) {
             Some(partition) => Some(partition),
-            None => self.add_raw((date, code), &chunk[line_start..], spans),
+            None => self.add_raw(date, code),
         }
     }
 
-    /// Validates a raw key seen for the first time and remembers it.
+    /// Validates a raw key seen for the first time and remembers it. The
+    /// packed fields hold the bytes to check, so nothing else is kept for
+    /// this rare call (keeping the spans cost four stores a row).
     #[cold]
-    fn add_raw(&mut self, (date, code): (u128, u128), line: &[u8], spans: KeySpans) -> Option<u32> {
-        let parsed_date = values::parse_date(&line[spans.date])?;
-        let key = PartitionKey::new(parsed_date, &line[spans.security_code])?;
+    fn add_raw(&mut self, date: u128, code: u128) -> Option<u32> {
+        let (date_bytes, code_bytes) = (date.to_le_bytes(), code.to_le_bytes());
+        let parsed_date = values::parse_date(unpacked_field(&date_bytes))?;
+        let key = PartitionKey::new(parsed_date, unpacked_field(&code_bytes))?;
         let partition = self.partition_of(key);
         self.by_raw.insert(date, code, partition);
         Some(partition)
@@ -1234,5 +1242,26 @@ mod tests {
             // Three distinct days, each written one or two ways.
             assert_eq!(routed.groups().len(), 3 * 700);
         }
+    }
+
+    #[test]
+    fn a_packed_field_unpacks_to_its_bytes_wherever_it_lies() {
+        let buf = b"0123456789abcdefghij";
+        for start in 0..=buf.len() {
+            for end in start..=buf.len() {
+                let packed = packed_field(buf, start..end);
+                if end - start > 15 {
+                    assert_eq!(packed, None);
+                    continue;
+                }
+                let packed = packed.expect("a short field").to_le_bytes();
+                assert_eq!(unpacked_field(&packed), &buf[start..end]);
+            }
+        }
+        // A field and the same bytes followed by a NUL pack differently.
+        assert_ne!(packed_field(b"a\0", 0..1), packed_field(b"a\0", 0..2));
+        // A range that ends before it starts is not a field.
+        let (start, end) = (3, 2);
+        assert_eq!(packed_field(buf, start..end), None);
     }
 }
