@@ -14,13 +14,14 @@
 //!
 //! Input encodings (also described in `fuzz/README.md`):
 //! - `row_parser`: byte 0 selects an orders header (`b % 4`) and a trades
-//!   header (`b / 4 % 4`); the rest is one line, parsed against both.
+//!   header (`b / 4 % 4`) among the first four; the rest is one line,
+//!   parsed against both.
 //! - `header_mapping`: the whole input is a header line, mapped for both
 //!   kinds.
 //! - `splitter`: bytes 0–1 are the chunk target (little-endian `u16`), byte 2
 //!   the thread count (`b % 4 + 1`), the rest the buffer.
 //! - `router`: byte 0 selects the kind (`b & 1`, 0 = orders) and the header
-//!   (`b >> 1 & 3`); the rest is a chunk of body lines.
+//!   (`(b >> 1) % 5`); the rest is a chunk of body lines.
 
 // Each fuzz target uses one `check_*` function of this module; the others
 // are dead code in that binary.
@@ -37,20 +38,26 @@ use sweep_pipeline::format::{
 
 /// Orders headers the row and router properties parse against: the plain
 /// one, one with the optional column, extras and a quoted name, one in
-/// reverse order, and one with extras interleaved.
-pub const ORDER_HEADERS: [&str; 4] = [
+/// reverse order, one with extras interleaved, and the spec's full header
+/// (the optional column last, which routing reads front to back).
+pub const ORDER_HEADERS: [&str; HEADER_CHOICES] = [
     "date,security_code,order_id,time,side,price,quantity",
     "date,security_code,order_id,time,side,price,quantity,order_type,channel,\"note\"",
     "quantity,order_type,price,side,time,order_id,security_code,date",
     "seq,\"date\",security_code,venue,order_id,time,side,price,quantity,flag",
+    "date,security_code,order_id,time,side,price,quantity,order_type",
 ];
 
+/// How many headers of each kind the properties choose from.
+pub const HEADER_CHOICES: usize = 5;
+
 /// Trades headers, chosen the same way as [`ORDER_HEADERS`].
-pub const TRADE_HEADERS: [&str; 4] = [
+pub const TRADE_HEADERS: [&str; HEADER_CHOICES] = [
     "date,security_code,trade_id,time,price,quantity,buy_order_id,sell_order_id",
     "date,security_code,trade_id,time,price,quantity,buy_order_id,sell_order_id,aggressor_side,channel",
     "aggressor_side,sell_order_id,buy_order_id,quantity,price,time,trade_id,security_code,date",
     "seq,date,security_code,trade_id,venue,time,price,quantity,buy_order_id,sell_order_id,x",
+    "date,security_code,trade_id,time,price,quantity,buy_order_id,sell_order_id,aggressor_side",
 ];
 
 const ORDER_REQUIRED: [&str; 7] = [
@@ -91,8 +98,8 @@ fn optional(kind: FileKind) -> &'static str {
 /// row properties run millions of times), with their column names as the
 /// reference splits them.
 struct FixedLayouts {
-    layouts: [[Layout; 4]; 2],
-    names: [[Vec<String>; 4]; 2],
+    layouts: [[Layout; HEADER_CHOICES]; 2],
+    names: [[Vec<String>; HEADER_CHOICES]; 2],
 }
 
 fn fixed() -> &'static FixedLayouts {
@@ -546,9 +553,13 @@ pub fn check_row(data: &[u8]) {
     // A dirty scratch buffer (left by the other kind) must not leak into
     // the next parse, so one buffer serves both.
     let mut scratch = FieldBuf::default();
-    check_order_line(selector % 4, line, &mut scratch);
-    check_trade_line(selector / 4 % 4, line, &mut scratch);
-    check_order_line(selector % 4, line, &mut scratch);
+    // The first four headers only, as when the seeds were written; the
+    // fifth differs from the first by its optional column, which the
+    // second has too.
+    let (order, trade) = (selector % 4, selector / 4 % 4);
+    check_order_line(order, line, &mut scratch);
+    check_trade_line(trade, line, &mut scratch);
+    check_order_line(order, line, &mut scratch);
 }
 
 /// Whether a `row_parser` input is accepted as an order and as a trade.
@@ -747,7 +758,7 @@ pub fn check_router(data: &[u8]) {
     } else {
         FileKind::Trades
     };
-    let index = usize::from((selector >> 1) & 3);
+    let index = usize::from(selector >> 1) % HEADER_CHOICES;
     let (layout, names) = layout(kind, index);
     let mut router = RowRouter::new(layout);
     let routed = router.route_bytes(7, body);

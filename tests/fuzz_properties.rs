@@ -171,7 +171,17 @@ fn token_line(max_fields: usize) -> impl Strategy<Value = Vec<u8>> {
 /// A line for orders header 0 and trades header 0 (selector byte 0), each
 /// field drawn from values mostly valid for its column, so most rows reach
 /// the value checks and many are accepted.
-fn column_row() -> impl Strategy<Value = Vec<u8>> {
+/// Endings of [`column_row`] for header 0, which has seven columns: none,
+/// or an eighth field that makes the row too long.
+const EXTRA_ENDINGS: &[&str] = &["", ",1", ",2", ",\"3\""];
+
+/// Endings of [`column_row`] for header 4, whose eighth column is
+/// `order_type`: empty, valid, invalid, quoted, or missing.
+const ORDER_TYPE_ENDINGS: &[&str] = &[",", ",L", ",M", ",X", ",\"M\"", ""];
+
+/// `ending` follows the seventh field, its leading comma included: the
+/// eighth field when there is one.
+fn column_row(ending: &'static [&'static str]) -> impl Strategy<Value = Vec<u8>> {
     let pick = |choices: &'static [&'static str]| prop::sample::select(choices);
     (
         pick(&[
@@ -193,14 +203,11 @@ fn column_row() -> impl Strategy<Value = Vec<u8>> {
         pick(&["B", "S", "1", "2", "", "10.5"]),
         pick(&["10.5", ".5", "5.", "0", "", "1e3"]),
         pick(&["100", "0.001", "0", "-1", "7"]),
-        pick(&["", "1", "2", "\"3\""]),
+        pick(ending),
     )
-        .prop_map(|(date, code, id, time, side, price, qty, last)| {
+        .prop_map(|(date, code, id, time, side, price, qty, ending)| {
             let mut line = [date, code, id, time, side, price, qty].join(",");
-            if !last.is_empty() {
-                line.push(',');
-                line.push_str(last);
-            }
+            line.push_str(ending);
             line.into_bytes()
         })
 }
@@ -216,7 +223,7 @@ proptest! {
     }
 
     #[test]
-    fn row_parser_column_rows(line in column_row()) {
+    fn row_parser_column_rows(line in column_row(EXTRA_ENDINGS)) {
         let mut data = vec![0];
         data.extend_from_slice(&line);
         props::check_row(&data);
@@ -248,25 +255,22 @@ proptest! {
     /// classifies, so both paths meet in one chunk.
     #[test]
     fn router_column_chunks(
-        lines in prop::collection::vec((column_row(), 0usize..120), 0..12),
+        lines in prop::collection::vec((column_row(EXTRA_ENDINGS), 0usize..120), 0..12),
         crlf in any::<bool>(),
         final_terminator in any::<bool>(),
     ) {
-        let terminator: &[u8] = if crlf { b"\r\n" } else { b"\n" };
-        let mut data = vec![0];
-        for (line, pad) in &lines {
-            // The price is field 6: pad it after the fifth comma.
-            let mut padded = line.clone();
-            if let Some(at) = padded.iter().enumerate().filter(|(_, b)| **b == b',').nth(4).map(|(at, _)| at + 1) {
-                padded.splice(at..at, std::iter::repeat_n(b'0', *pad));
-            }
-            data.extend_from_slice(&padded);
-            data.extend_from_slice(terminator);
-        }
-        if !final_terminator && !lines.is_empty() {
-            data.truncate(data.len() - terminator.len());
-        }
-        props::check_router(&data);
+        router_chunk_of(0, &lines, crlf, final_terminator);
+    }
+
+    /// The same against the spec's full orders header (header 4, the
+    /// optional `order_type` last), whose rows routing reads front to back.
+    #[test]
+    fn router_column_chunks_with_order_types(
+        lines in prop::collection::vec((column_row(ORDER_TYPE_ENDINGS), 0usize..120), 0..12),
+        crlf in any::<bool>(),
+        final_terminator in any::<bool>(),
+    ) {
+        router_chunk_of(4 << 1, &lines, crlf, final_terminator);
     }
 
     #[test]
@@ -275,4 +279,30 @@ proptest! {
     )) {
         props::check_splitter(&data);
     }
+}
+
+/// Routes `lines` (each with its price padded by its count of zeros) as
+/// one chunk against router header `selector`, and checks the properties.
+fn router_chunk_of(selector: u8, lines: &[(Vec<u8>, usize)], crlf: bool, final_terminator: bool) {
+    let terminator: &[u8] = if crlf { b"\r\n" } else { b"\n" };
+    let mut data = vec![selector];
+    for (line, pad) in lines {
+        // The price is field 6: pad it after the fifth comma.
+        let mut padded = line.clone();
+        let fifth_comma = padded
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b',')
+            .nth(4)
+            .map(|(at, _)| at + 1);
+        if let Some(at) = fifth_comma {
+            padded.splice(at..at, std::iter::repeat_n(b'0', *pad));
+        }
+        data.extend_from_slice(&padded);
+        data.extend_from_slice(terminator);
+    }
+    if !final_terminator && !lines.is_empty() {
+        data.truncate(data.len() - terminator.len());
+    }
+    props::check_router(&data);
 }
