@@ -43,6 +43,10 @@ pub trait Mask:
 {
     /// The mask with bit 0 only.
     const ONE: Self;
+    /// The bit count.
+    const BITS: usize;
+    /// The mask as a `u128`.
+    fn widen(self) -> u128;
     /// The lowest set bit alone (0 for 0).
     fn lowest(self) -> Self;
     /// `self - 1`, wrapping: for a single bit, all the bits below it.
@@ -71,6 +75,10 @@ macro_rules! impl_mask {
     ($($int:ty),*) => {$(
         impl Mask for $int {
             const ONE: Self = 1;
+            const BITS: usize = <$int>::BITS as usize;
+            fn widen(self) -> u128 {
+                u128::from(self)
+            }
             fn lowest(self) -> Self {
                 self & self.wrapping_neg()
             }
@@ -756,6 +764,28 @@ impl<M: Mask> FieldWalk<M> {
     }
 }
 
+impl<M: Mask> LineClasses<M> {
+    /// The classes of the line's bytes from `base` on (at most the line's
+    /// length), in 64 bits, when fewer than 64 of them are left: a long
+    /// line's fields after its first few, checked one register at a time.
+    #[inline(always)]
+    pub fn narrowed_from(&self, base: usize) -> Option<LineClasses<u64>> {
+        let len = self.len.checked_sub(base)?;
+        // `base` is at most the length, so below 128.
+        let cut = |mask: M| (mask.widen() >> base) as u64;
+        (len < 64).then(|| LineClasses {
+            len,
+            next: self.next - base,
+            commas: cut(self.commas),
+            quotes: cut(self.quotes),
+            non_digits: cut(self.non_digits),
+            zeros: cut(self.zeros),
+            dots: cut(self.dots),
+            colons: cut(self.colons),
+        })
+    }
+}
+
 /// Checks of one field by its bits. Each answers exactly what its
 /// byte-by-byte counterpart in [`values`] answers for the same field (the
 /// tests compare them).
@@ -1388,6 +1418,25 @@ mod tests {
         let quoted = LineClasses::of_line(b"a,\"b\",c", 0).unwrap();
         // SAFETY: as above.
         assert!(unsafe { SeparatorBits::new(&quoted, 3) }.is_none());
+    }
+
+    #[test]
+    fn a_long_line_narrowed_from_a_byte_is_its_rest_classified() {
+        let line = "2023-02-01,600519.SH,8502,09:25:00.940000,1854.98,100,113304,38420,S\"x:.0";
+        let line = format!("{line}{line}");
+        for len in [64, 70, 100, 125] {
+            let buf = format!("{}\r\n", &line[..len]);
+            let classes = LineClasses::of_line(buf.as_bytes(), 0).unwrap();
+            for base in 0..=len + 1 {
+                let narrowed = classes.narrowed_from(base);
+                if base > len || len - base >= 64 {
+                    assert_eq!(narrowed, None, "{len} {base}");
+                    continue;
+                }
+                let rest = LineClasses::of_line(&buf.as_bytes()[base..], 0).unwrap();
+                assert_eq!(narrowed, rest.narrow::<u64>(), "{len} {base}");
+            }
+        }
     }
 
     #[test]

@@ -619,6 +619,37 @@ impl Layout {
         let mut walk = FieldWalk::new(classes, self.roles.len())?;
         let date = walk.next_field();
         let code = walk.next_field();
+        // A line of 64 bytes or more (a real trade row often is) has
+        // 128-bit masks, where every step takes two registers; the fields
+        // after the key usually fit in 64 bits, and are checked there
+        // (778 → 633 instructions a row for the fixture's trades).
+        let rest_start = code.end + 1;
+        let narrowed = match M::BITS > 64 {
+            true => classes.narrowed_from(rest_start),
+            false => None,
+        };
+        let valid = match narrowed {
+            Some(rest) => {
+                let mut rest_walk = FieldWalk::new(&rest, self.roles.len() - 2)?;
+                self.rest_is_valid(&line[rest_start..], &rest, &mut rest_walk)
+            }
+            None => self.rest_is_valid(line, classes, &mut walk),
+        };
+        valid.then_some(KeySpans {
+            date: date.start..date.end,
+            security_code: code.start..code.end,
+        })
+    }
+
+    /// The checks of [`Layout::check_fields_in_spec_order`] for the fields
+    /// after the key, the next ones of `walk`.
+    #[inline(always)]
+    fn rest_is_valid<M: Mask>(
+        &self,
+        line: &[u8],
+        classes: &LineClasses<M>,
+        walk: &mut FieldWalk<M>,
+    ) -> bool {
         let mut check = MaskCheck::new(line, classes);
         let mut next = |column: Column| check.field(column, walk.next_field());
         // The spec's columns after the key's two, written out: a loop over
@@ -647,10 +678,7 @@ impl Layout {
                 }
             }
         }
-        check.is_valid().then_some(KeySpans {
-            date: date.start..date.end,
-            security_code: code.start..code.end,
-        })
+        check.is_valid()
     }
 
     /// Processing's fast path: an order row of a classified line (at most
@@ -963,6 +991,11 @@ mod tests {
                 vec![
                     "2024-09-05,600519.SH,17,09:30:00.120,B,1801.01,200,L",
                     "20240905,A,1,23:59:59,S,,0.5,M",
+                    // 64 bytes or more: 128-bit masks, the fields after
+                    // the key checked in 64 bits, or (the second, whose
+                    // rest is 64 bytes) in 128.
+                    "2024-09-05,600519.SH,1234567890,09:30:00.123456789,B,1801.0100,2000,L",
+                    "2024-09-05,600519.SH,1234567890123,09:30:00.123456789,S,1801.01000000000,2000000000,M",
                     "\"2024-02-29\",x_y,00018446744073709551615,00:00:00.000000001,1,0,1.,",
                 ],
             ),
@@ -990,6 +1023,8 @@ mod tests {
                 ),
                 vec![
                     "2024-09-05,600519,0,09:30:00.5,12.5,100,3,,B",
+                    // A real trade row (the fixture's), 64 bytes or more.
+                    "2023-02-01,600519.SH,8502,09:25:00.940000,1854.98,100,113304,38420,S",
                     "2024-09-05,600519,18446744073709551615,09:30:00,0.01,7,0,18,",
                 ],
             ),
@@ -998,7 +1033,10 @@ mod tests {
                     FileKind::Trades,
                     "date,security_code,trade_id,time,price,quantity,buy_order_id,sell_order_id",
                 ),
-                vec!["2024-09-05,600519,7,09:30:00.5,12.5,100,,18"],
+                vec![
+                    "2024-09-05,600519,7,09:30:00.5,12.5,100,,18",
+                    "2023-02-01,600519.SH,18446744073709551615,09:25:00.940000,1854.98,100,113304,38420",
+                ],
             ),
             (
                 layout(
