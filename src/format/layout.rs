@@ -624,9 +624,11 @@ impl Layout {
         // after the key usually fit in 64 bits, and are checked there
         // (778 → 633 instructions a row for the fixture's trades).
         let rest_start = code.end + 1;
-        let narrowed = match M::BITS > 64 {
-            true => classes.narrowed_from(rest_start),
-            false => None,
+        // (Known when compiled: 64-bit masks are narrow already.)
+        let narrowed = if M::BITS > 64 {
+            classes.narrowed_from(rest_start)
+        } else {
+            None
         };
         let valid = match narrowed {
             Some(rest) => {
@@ -655,6 +657,9 @@ impl Layout {
         // The spec's columns after the key's two, written out: a loop over
         // `FileKind::required` was not unrolled, and each field then paid
         // for a jump on its column (559 instructions an order row, not 471).
+        // `check_fields` lists the same columns by their field numbers;
+        // one list visited through a closure cost 7 to 35 instructions a
+        // row on both paths.
         match self.kind {
             FileKind::Orders => {
                 next(Column::OrderId);
