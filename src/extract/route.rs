@@ -615,7 +615,7 @@ impl<'a> RowRouter<'a> {
     }
 
     /// Routes every line of `chunk`. While the router is still trying
-    /// its SIMD levels ([`SimdTrial`]), the chunk is routed, once, with
+    /// its SIMD levels (`SimdTrial`), the chunk is routed, once, with
     /// the level whose turn it is, and timed.
     pub fn route(&mut self, chunk: &Chunk) -> RoutedChunk {
         let Some(mut trial) = self.trial.take() else {

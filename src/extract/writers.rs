@@ -38,7 +38,7 @@ use super::route::RoutedChunk;
 /// boundary aligned to half of it (64 KiB: the kernel's cost per byte
 /// written fell by a third from 16 KiB-aligned writes to 64 KiB-aligned
 /// ones in a throwaway test of 3 GB into 1,000 files). Less is written
-/// when the routed chunks held run out ([`PartitionWriters`]).
+/// when the routed chunks held run out (`PartitionWriters`).
 pub const PARTITION_FLUSH_BYTES: usize = 128 << 10;
 
 /// A durable run starts write-back of a partition file each time this many
@@ -57,7 +57,7 @@ pub const PARTITION_FLUSH_BYTES: usize = 128 << 10;
 pub const WRITEBACK_START_BYTES: usize = 256 << 10;
 
 /// Default bound on the bytes of the routed chunks the writer shards hold
-/// rows of, split between them (see [`held_sources_for`]): 18 chunks of
+/// rows of, split between them (see `held_sources_for`): 18 chunks of
 /// the 3 GB set's 2.6 MB per shard. With fewer, partitions written before
 /// they reach the flush size make the writes smaller. 3 GB set, 6
 /// alternating rounds, median wall time (peak RSS): 64 MiB 1.58 s
