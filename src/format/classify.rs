@@ -180,7 +180,6 @@ struct BlockMasks {
     non_digits: u16,
     zeros: u16,
     dots: u16,
-    colons: u16,
 }
 
 /// A classified line. Bit `i` of each mask describes byte `i` of the line's
@@ -202,8 +201,6 @@ pub struct LineClasses<M = u128> {
     pub zeros: M,
     /// `.`.
     pub dots: M,
-    /// `:`.
-    pub colons: M,
 }
 
 /// All bits of `[start, end)` (`end - start` < 128, `end` ≤ 128).
@@ -230,7 +227,6 @@ impl LineClasses {
             non_digits: M::narrow(self.non_digits),
             zeros: M::narrow(self.zeros),
             dots: M::narrow(self.dots),
-            colons: M::narrow(self.colons),
         })
     }
 
@@ -283,7 +279,6 @@ impl LineClasses {
             non_digits: join(low.non_digits, high.non_digits),
             zeros: join(low.zeros, high.zeros),
             dots: join(low.dots, high.dots),
-            colons: join(low.colons, high.colons),
         }
     }
 }
@@ -518,7 +513,6 @@ impl<M: Mask> LineClasses<M> {
             non_digits: !digits() & keep,
             zeros: equal(b'0') & keep,
             dots: equal(b'.') & keep,
-            colons: equal(b':') & keep,
         })
     }
 }
@@ -531,7 +525,6 @@ struct Half {
     non_digits: u64,
     zeros: u64,
     dots: u64,
-    colons: u64,
 }
 
 impl Half {
@@ -542,7 +535,6 @@ impl Half {
         self.non_digits |= u64::from(masks.non_digits) << shift;
         self.zeros |= u64::from(masks.zeros) << shift;
         self.dots |= u64::from(masks.dots) << shift;
-        self.colons |= u64::from(masks.colons) << shift;
     }
 }
 
@@ -781,7 +773,6 @@ impl<M: Mask> LineClasses<M> {
             non_digits: cut(self.non_digits),
             zeros: cut(self.zeros),
             dots: cut(self.dots),
-            colons: cut(self.colons),
         })
     }
 }
@@ -900,7 +891,6 @@ fn classify_block(bytes: &[u8]) -> BlockMasks {
             non_digits: !(_mm_movemask_epi8(digits) as u16),
             zeros: equal(b'0'),
             dots: equal(b'.'),
-            colons: equal(b':'),
         }
     }
 }
@@ -942,7 +932,6 @@ fn classify_block_portable(bytes: &[u8]) -> BlockMasks {
         masks.non_digits |= gather(non_digit(word)) << shift;
         masks.zeros |= gather(equal(word, b'0')) << shift;
         masks.dots |= gather(equal(word, b'.')) << shift;
-        masks.colons |= gather(equal(word, b':')) << shift;
     }
     masks
 }
@@ -967,7 +956,6 @@ mod tests {
             non_digits: mask(&|b| !b.is_ascii_digit()),
             zeros: mask(&|b| b == b'0'),
             dots: mask(&|b| b == b'.'),
-            colons: mask(&|b| b == b':'),
         }
     }
 
@@ -997,7 +985,6 @@ mod tests {
         assert_eq!(first.quotes, 1 << 7);
         assert_eq!(first.zeros, 1 << 8);
         assert_eq!(first.dots, 1 << 4);
-        assert_eq!(first.colons, 1 << 6);
         assert_eq!(first.non_digits, bit_range(2, 8));
         let second = LineClasses::of_line(buf, 11).unwrap();
         assert_eq!((second.len, second.next), (2, 3));
